@@ -38,7 +38,27 @@ def _table(rows: Sequence[tuple[str, str, str]]) -> str:
     return "\n".join(out)
 
 
+def tested_on() -> str:
+    """The README's "tested on" line, generated from the probe."""
+    import jupyterlab
+
+    c = probe.capabilities()
+    bits = [f"{c.kernel['os']}", f"Linux {c.kernel['release']}", f"Python {c.kernel['python']}",
+            f"JupyterLab {jupyterlab.__version__}"]
+    if c.lxd.reachable:
+        bits.append(f"LXD {c.lxd.version}")
+    lv = c.libvirt.uris.get("qemu:///system", {})
+    if lv.get("ok"):
+        bits.append(f"libvirt {lv['version']}")
+    bits.append(f"cgroups {c.cgroups.layout}")
+    bits.append(f"VM accelerator {c.kvm.accelerator.upper()}")
+    return "Tested on: " + ", ".join(bits)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
+    if args.tested_on:
+        print(tested_on())
+        return 0
     caps = probe.capabilities()
     if args.json:
         from virtlab import modes
@@ -119,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("doctor", help="what this machine can do (each answer from a real attempt)")
     d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument("--tested-on", action="store_true", help="one line for the README")
     d.set_defaults(func=cmd_doctor)
     i = sub.add_parser("images", help="build the course images offline")
     isub = i.add_subparsers(dest="action", required=True)
@@ -136,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     be.set_defaults(func=cmd_bench)
     args = p.parse_args(argv)
     try:
+        from virtlab import modes
+
+        modes.requested_mode()  # a bad VIRTLAB_MODE is an error for every command
         return int(args.func(args) or 0)
     except (VirtlabError, ValueError, LookupError) as err:
         print(f"virtlab: {err}", file=sys.stderr)

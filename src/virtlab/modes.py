@@ -340,3 +340,27 @@ def record(key: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1, sort_keys=True, default=str) + "\n")
     return path
+
+
+def live_gaps() -> dict[str, str]:
+    """Sections that cannot run live here, with what is missing (empty: everything can)."""
+    gaps = {}
+    for name, sec in SECTIONS.items():
+        a = sec.live()
+        if not a.ok:
+            gaps[name] = a.detail
+    return gaps
+
+
+def show() -> None:
+    """Print, for every section, the mode ``VIRTLAB_MODE`` picks here and what serves it."""
+    mode = requested_mode()
+    print(f"VIRTLAB_MODE={mode}")
+    w = max(len(n) for n in SECTIONS)
+    for name, _sec in SECTIONS.items():
+        try:
+            b = resolve(name, mode)
+            line = f"{b.mode:<9} {b.detail}" + (f"  (why not live: {b.reason})" if b.reason and b.mode != "live" else "")
+        except CapabilityMissing as err:
+            line = f"IMPOSSIBLE {err.missing} — {err.fix}"
+        print(f"{name:<{w}}  {line}")

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def show(fig: "plt.Figure", alt: str) -> None:
+def show(fig: plt.Figure, alt: str) -> None:
     """Display ``fig`` as a PNG carrying ``alt`` (also the text/plain form nbval compares)."""
     from IPython.display import display
 

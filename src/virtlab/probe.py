@@ -378,37 +378,43 @@ LIBVIRT_FIX = ("install libvirt + QEMU and start libvirtd, e.g. `sudo labs/lab-v
                "then add yourself to the `libvirt` group and log in again")
 
 
+def _libvirt_uri(uri: str) -> dict[str, Any]:
+    """Try to connect to one libvirt URI, with a deadline; never raises."""
+    try:
+        import libvirt
+    except ImportError:
+        return {"ok": False, "error": "libvirt-python is not installed"}
+    silence_libvirt()
+    if uri == "qemu:///system" and not any(os.path.exists(p) for p in (
+            "/var/run/libvirt/libvirt-sock", "/run/libvirt/libvirt-sock",
+            "/var/run/libvirt/virtqemud-sock", "/run/libvirt/virtqemud-sock")):
+        return {"ok": False, "error": "no libvirtd socket (daemon not running)"}
+
+    def connect() -> dict[str, Any]:
+        conn = libvirt.open(uri)
+        try:
+            return {"ok": True, "version": _libvirt_version(conn.getLibVersion()),
+                    "hypervisor": conn.getType()}
+        finally:
+            conn.close()
+
+    try:
+        return _with_timeout(connect, 30 if uri.startswith("qemu") else 5, uri)
+    except Exception as err:  # noqa: BLE001 - reported
+        msg = err.get_error_message() if hasattr(err, "get_error_message") else str(err)
+        return {"ok": False, "error": str(msg)[:300]}
+
+
 @functools.lru_cache(maxsize=1)
 def _libvirt() -> LibvirtInfo:
     try:
-        import libvirt
+        import libvirt  # noqa: F401
     except ImportError:
         return LibvirtInfo(False, {u: {"ok": False, "error": "libvirt-python is not installed"}
                                    for u in LIBVIRT_URIS},
                            fix="install libvirt-python (needs libvirt headers: `make lab` as root "
                                "on Debian/Ubuntu installs them); meanwhile libvirt cells run recorded")
-    silence_libvirt()
-    uris: dict[str, dict[str, Any]] = {}
-    for uri in LIBVIRT_URIS:
-        if uri == "qemu:///system" and not any(os.path.exists(p) for p in (
-                "/var/run/libvirt/libvirt-sock", "/run/libvirt/libvirt-sock",
-                "/var/run/libvirt/virtqemud-sock", "/run/libvirt/virtqemud-sock")):
-            uris[uri] = {"ok": False, "error": "no libvirtd socket (daemon not running)"}
-            continue
-
-        def connect(u: str = uri) -> dict[str, Any]:
-            conn = libvirt.open(u)
-            try:
-                return {"ok": True, "version": _libvirt_version(conn.getLibVersion()),
-                        "hypervisor": conn.getType()}
-            finally:
-                conn.close()
-
-        try:
-            uris[uri] = _with_timeout(connect, 30 if uri.startswith("qemu") else 5, uri)
-        except Exception as err:  # noqa: BLE001 - reported
-            msg = err.get_error_message() if hasattr(err, "get_error_message") else str(err)
-            uris[uri] = {"ok": False, "error": str(msg)[:300]}
+    uris = {uri: _libvirt_uri(uri) for uri in LIBVIRT_URIS}
     fix = "" if uris["qemu:///system"]["ok"] else LIBVIRT_FIX
     return LibvirtInfo(True, uris, fix)
 
@@ -446,7 +452,7 @@ def capabilities(refresh: bool = False) -> Capabilities:
     )
 
 
-def summary_rows(c: Capabilities) -> list[tuple[str, str, str]]:
+def summary_rows(c: Capabilities) -> list[tuple[str, str, str]]:  # noqa: C901
     """(capability, answer, how it was tested) rows for the doctor table and notebook 00."""
     cg = c.cgroups
     ns = c.namespaces
@@ -463,7 +469,7 @@ def summary_rows(c: Capabilities) -> list[tuple[str, str, str]]:
          "unshare(2) of each type in a child"),
         ("unprivileged user ns", "yes" if ns.unprivileged_userns else f"no ({ns.unprivileged_detail})",
          "unshare(CLONE_NEWUSER) as uid 65534" if c.root else "unshare(CLONE_NEWUSER)"),
-        ("/dev/kvm", ("usable (API %s)" % c.kvm.api_version) if c.kvm.api_usable
+        ("/dev/kvm", (f"usable (API {c.kvm.api_version})") if c.kvm.api_usable
          else ("present, not usable" if c.kvm.present else "absent"), "KVM_GET_API_VERSION + KVM_CREATE_VM"),
         ("vmx/svm CPU flags", "yes" if c.kvm.vmx_svm else "no", "/proc/cpuinfo"),
         ("libvirt guests use", f"{c.kvm.accelerator.upper()}: {c.kvm.reason}", "the two rows above"),
@@ -477,3 +483,29 @@ def summary_rows(c: Capabilities) -> list[tuple[str, str, str]]:
     h = [k for k, v in c.hub.items() if v]
     rows.append(("Binder/JupyterHub", ", ".join(h) if h else "no", "environment variables"))
     return rows
+
+
+def _daemons_wanted() -> bool:
+    """In VIRTLAB_MODE=embedded/recorded the course never contacts a daemon."""
+    return os.environ.get("VIRTLAB_MODE", "auto").strip().lower() in ("", "auto", "live")
+
+
+def show() -> None:
+    """Print this machine's capability table (what ``virtlab doctor`` prints).
+
+    In ``embedded`` and ``recorded`` modes the LXD and libvirt daemons are not consulted, so the
+    table says so instead of contacting them.
+    """
+    if _daemons_wanted():
+        rows = summary_rows(capabilities())
+    else:
+        mode = os.environ.get("VIRTLAB_MODE", "").strip().lower()
+        c = Capabilities(kernel(), is_root(), cgroups(), namespaces(), kvm(),
+                         LxdInfo(False, None, error=f"not consulted (VIRTLAB_MODE={mode})"),
+                         LibvirtInfo(True, {"qemu:///system": {"ok": False, "error": f"not consulted (VIRTLAB_MODE={mode})"},
+                                            "test:///default": _libvirt_uri("test:///default")}), hub())
+        rows = summary_rows(c)
+    w = max(len(r[0]) for r in rows)
+    for name, answer, how in rows:
+        print(f"{name:<{w}}  {answer}")
+        print(f"{'':<{w}}    tested by: {how}")

@@ -1,0 +1,57 @@
+"""Start JupyterLab for the course: bound to 127.0.0.1, protected by a token, URL printed.
+
+``make lab`` runs ``python -m virtlab.labserver``. On a lab VM, reach it through an SSH tunnel
+(``ssh -L 8888:127.0.0.1:8888 learner@lab-vm``); it never listens on a public address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+START = "notebooks/00-start-here.ipynb"
+
+
+def lab_command(port: int, token: str, root: Path = ROOT) -> list[str]:
+    """The ``jupyter lab`` command line (no shell involved)."""
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is out of range (1-65535)")
+    if len(token) < 16:
+        raise ValueError("the token must be at least 16 characters")
+    cmd = [
+        sys.executable, "-m", "jupyterlab",
+        "--ip=127.0.0.1", f"--port={port}", "--port-retries=0", "--no-browser",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.default_url=/lab/tree/{START}",
+    ]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    return cmd
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--port", type=int, default=8888)
+    ap.add_argument("--token", default=os.environ.get("VIRTLAB_LAB_TOKEN") or secrets.token_hex(24))
+    args = ap.parse_args(argv)
+    try:
+        cmd = lab_command(args.port, args.token)
+    except ValueError as err:
+        print(f"make lab: {err}", file=sys.stderr)
+        return 2
+    url = f"http://127.0.0.1:{args.port}/lab/tree/{START}?token={args.token}"
+    print(f"[lab] JupyterLab on 127.0.0.1:{args.port} (token-protected). Open:\n\n    {url}\n", flush=True)
+    print("[lab] On a lab VM, tunnel first: ssh -L "
+          f"{args.port}:127.0.0.1:{args.port} <you>@<lab-vm>   (Ctrl-C stops the server)", flush=True)
+    os.execv(cmd[0], cmd)
+    return 0  # pragma: no cover - execv does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""virtlab.modes: choosing live / embedded / recorded, banners, recordings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from virtlab import modes, probe
+
+
+def test_garbage_mode_lists_the_valid_modes(monkeypatch):
+    monkeypatch.setenv("VIRTLAB_MODE", "garbage")
+    with pytest.raises(modes.ModeError) as e:
+        modes.resolve("lxd")
+    for m in modes.MODES:
+        assert m in str(e.value)
+
+
+def test_unknown_section_is_a_clear_error():
+    with pytest.raises(modes.ModeError, match="known: namespaces"):
+        modes.resolve("docker")
+
+
+def test_live_without_lxd_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("VIRTLAB_MODE", "live")
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    monkeypatch.setattr(probe, "LXD_SOCKETS", ())
+    probe.lxd(refresh=True)
+    try:
+        with pytest.raises(modes.CapabilityMissing) as e:
+            modes.resolve("lxd")
+        msg = str(e.value)
+        assert "lxd: live mode is not possible here" in msg
+        assert "no LXD socket" in msg and "provision.sh" in msg
+    finally:
+        monkeypatch.undo()
+        probe.lxd(refresh=True)
+
+
+def test_auto_without_lxd_falls_back_to_recorded_and_says_why(monkeypatch, tmp_path):
+    monkeypatch.setenv("VIRTLAB_MODE", "auto")
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    monkeypatch.setattr(probe, "LXD_SOCKETS", ())
+    probe.lxd(refresh=True)
+    try:
+        b = modes.resolve("lxd")
+        assert b.mode == "recorded" and "no LXD socket" in b.reason
+    finally:
+        monkeypatch.undo()
+        probe.lxd(refresh=True)
+
+
+def test_embedded_libvirt_uses_the_test_driver(monkeypatch):
+    pytest.importorskip("libvirt")
+    monkeypatch.setenv("VIRTLAB_MODE", "embedded")
+    b = modes.resolve("libvirt")
+    assert b.mode == "embedded" and "test:///default" in b.detail
+    assert b.banner().startswith("[virtlab] libvirt: embedded")
+
+
+def test_embedded_never_uses_a_daemon(monkeypatch):
+    monkeypatch.setenv("VIRTLAB_MODE", "embedded")
+    for name in ("lxd", "cgroups", "kvm"):
+        assert modes.resolve(name).mode == "recorded"
+
+
+def test_forced_recorded_everywhere(monkeypatch):
+    monkeypatch.setenv("VIRTLAB_MODE", "recorded")
+    assert {modes.resolve(s).mode for s in modes.SECTIONS} == {"recorded"}
+
+
+@pytest.fixture
+def tmp_demo(monkeypatch, tmp_path):
+    monkeypatch.setattr(modes, "RECORDED_DIR", tmp_path)
+    calls = []
+
+    @modes.demo("test.hostname", section="namespaces", embedded=True)
+    def _demo(backend):
+        calls.append(backend.mode)
+        import socket
+
+        return {"hostname": socket.gethostname(), "mode": backend.mode}
+
+    yield calls
+    modes._DEMOS.pop("test.hostname", None)
+
+
+def test_recorded_without_recording_says_how_to_record(monkeypatch, tmp_demo):
+    monkeypatch.setenv("VIRTLAB_MODE", "recorded")
+    with pytest.raises(modes.RecordingMissing, match="virtlab record test.hostname"):
+        modes.run("test.hostname")
+    assert tmp_demo == []  # nothing ran
+
+
+def test_record_then_replay_is_labelled_recorded(monkeypatch, tmp_demo, capsys):
+    if not modes.SECTIONS["namespaces"].live().ok:
+        pytest.skip("recording needs the namespaces section live (root)")
+    path = modes.record("test.hostname")
+    saved = json.loads(path.read_text())
+    prov = saved["provenance"]
+    for key in ("recorded_on", "host", "versions", "accelerator", "command"):
+        assert key in prov
+    assert prov["command"] == "virtlab record test.hostname"
+    assert saved["data"]["mode"] == "live"
+    monkeypatch.setenv("VIRTLAB_MODE", "recorded")
+    capsys.readouterr()
+    r = modes.run("test.hostname")
+    line = capsys.readouterr().out.strip()
+    assert r.recorded and not r.live
+    assert r.data == saved["data"]
+    assert "RECORDED, not live" in line and "virtlab record test.hostname" in line
+    assert tmp_demo == ["live"]  # only the recording ran the demo
+
+
+def test_live_run_prints_one_banner_line(monkeypatch, tmp_demo, capsys):
+    monkeypatch.setenv("VIRTLAB_MODE", "auto")
+    r = modes.run("test.hostname")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("[virtlab] namespaces: ")
+    assert r.backend.mode in ("live", "embedded")

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run every test this machine can run (called by `make test`).
+#   1. ruff, and the notebooks in sync with their sources
+#   2. pytest tests/ (unit + live; live tests skip without a capability, FAIL in CI)
+#   3. nbval strict on every notebook in the no-daemon mode (VIRTLAB_MODE=embedded)
+#   4. nbval lax on every notebook against the real services (VIRTLAB_MODE=live), where possible
+set -uo pipefail
+VENV="${1:-.venv}"
+BIN="$VENV/bin"
+say() { printf '\n[test] %s\n' "$*"; }
+fail=0
+run() { "$@" || { echo "[test] FAILED: $*"; fail=1; }; }
+export PYTHONDONTWRITEBYTECODE=1
+NOTEBOOKS=$(ls notebooks/*.ipynb labs/*.ipynb 2>/dev/null || true)
+
+say "1/4 lint and notebook sync"
+run "$BIN/ruff" check src tests tools
+run "$BIN/python" tools/build_notebooks.py --check
+
+say "2/4 unit and live tests (VIRTLAB_REQUIRE_LIVE=${VIRTLAB_REQUIRE_LIVE:-0})"
+run "$BIN/pytest" tests -p no:cacheprovider -q
+
+say "3/4 notebooks, strict, no-daemon mode (VIRTLAB_MODE=embedded)"
+if [ -n "$NOTEBOOKS" ]; then
+  # shellcheck disable=SC2086
+  run env VIRTLAB_MODE=embedded "$BIN/pytest" --nbval $NOTEBOOKS \
+    --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:cacheprovider -q
+fi
+
+say "4/4 notebooks, lax, live against the real services (VIRTLAB_MODE=live)"
+if [ "${VIRTLAB_REQUIRE_LIVE:-0}" = 1 ] || "$BIN/python" -c "from virtlab import modes; raise SystemExit(1 if modes.live_gaps() else 0)" 2>/dev/null; then
+  # shellcheck disable=SC2086
+  run env VIRTLAB_MODE=live "$BIN/pytest" --nbval-lax $NOTEBOOKS -p no:cacheprovider -q
+else
+  echo "[test] skipped: this machine cannot run every section live (see \`make doctor\`)."
+  echo "[test] On a lab VM: sudo make provision, then make test."
+fi
+
+[ "$fail" = 0 ] && say "all passed" || say "SOME STEPS FAILED (see above)"
+exit "$fail"
