@@ -10,7 +10,7 @@ t0=$(date +%s)
 PYTHON="${PYTHON:-}"
 if [ -z "$PYTHON" ]; then
   for cand in python3.13 python3.12 python3.11 python3; do
-    if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
       PYTHON="$cand"; break
     fi
   done
