@@ -1,0 +1,111 @@
+"""Unit tests of virtlab.namespaces: inspection of real processes, validation, pure views."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from virtlab import namespaces as ns
+
+
+def test_list_namespaces_self_has_all_types():
+    mine = ns.list_namespaces()
+    assert set(mine) == set(ns.TYPES)
+    assert mine["net"] == os.stat("/proc/self/ns/net").st_ino
+
+
+def test_compare_with_a_child_shares_everything():
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        assert all(ns.compare(p.pid).values())
+    finally:
+        p.kill()
+        p.wait()
+
+
+@pytest.mark.parametrize("pid", [0, -3, "abc", True, 1.5])
+def test_bad_pid_is_value_error(pid):
+    with pytest.raises(ValueError):
+        ns.list_namespaces(pid)
+
+
+def test_missing_pid_is_lookup_error():
+    p = subprocess.Popen(["true"])
+    p.wait()
+    with pytest.raises(LookupError, match="no process"):
+        ns.list_namespaces(p.pid)
+
+
+@pytest.mark.parametrize("types", [["uts", "bogus"], ["network"], "pidns"])
+def test_unknown_types(types):
+    with pytest.raises(ValueError, match="unknown namespace type"):
+        ns.validate_types(types)
+
+
+def test_validate_types_canonical_order():
+    assert ns.validate_types(["net", "mnt", "uts"]) == ("mnt", "uts", "net")
+
+
+def test_spec_validation():
+    with pytest.raises(ValueError, match="uts"):
+        ns.Spec(types=("pid",), hostname="box")
+    with pytest.raises(ValueError, match="hostname"):
+        ns.Spec(types=("uts",), hostname="bad name!")
+    with pytest.raises(ValueError, match="time"):
+        ns.Spec(types=("uts",), boottime_offset=10)
+    assert "user" in ns.Spec(types=("uts",), unprivileged=True).types
+
+
+def test_run_command_rejects_bad_argv_and_timeout():
+    with pytest.raises(ValueError):
+        ns.run_command([], ["uts"])
+    with pytest.raises(ValueError):
+        ns.run_command("hostname", ["uts"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        ns.run_command(["true"], ["uts"], timeout=-1)
+
+
+def test_write_id_maps_rejects_garbage():
+    with pytest.raises(ValueError, match="inside outside count"):
+        ns.write_id_maps("self", "0 x 1", "0 0 1")
+
+
+def test_compare_views_is_pure():
+    host = {"hostname": "h", "pid": 10, "uid": 0, "uid_map": "0 0 4294967295",
+            "interfaces": ["eth0", "lo"], "visible_processes": 90, "mounts": 20,
+            "uptime_days": 1.0, "ns": {t: 1 for t in ns.TYPES}}
+    child = dict(host, hostname="c", pid=1, interfaces=["lo"], ns=dict(host["ns"], uts=2))
+    rows = {r[0]: r for r in ns.compare_views(host, child)}
+    assert rows["hostname"][1:] == ("h", "c", False)
+    assert rows["network interfaces"][2] == "lo"
+    assert rows["uts namespace"][3] is False and rows["net namespace"][3] is True
+
+
+def test_vethpair_validation():
+    with pytest.raises(ValueError, match="too long"):
+        ns.VethPair("muchtoolongname")
+    with pytest.raises(ValueError, match="subnet"):
+        ns.VethPair("ok", subnet="192.168.1")
+
+
+def test_cleanup_prefix_must_be_course():
+    with pytest.raises(ValueError):
+        ns.cleanup("eth")
+
+
+def test_format_namespaces():
+    assert ns.format_namespaces({"uts": 5, "net": 7}) == "uts:[5] net:[7]"
+
+
+def test_unprivileged_for_mode_follows_the_mode(monkeypatch):
+    monkeypatch.setenv("VIRTLAB_MODE", "embedded")
+    from virtlab import modes
+
+    if modes.resolve("namespaces").mode == "embedded":
+        assert ns.unprivileged_for_mode() is True
+    monkeypatch.setenv("VIRTLAB_MODE", "recorded")
+    with pytest.raises(modes.CapabilityMissing):
+        ns.unprivileged_for_mode()
