@@ -18,7 +18,7 @@ from virtlab.safety import VirtlabError
 
 #: modules that own resources: each has ``cleanup() -> list[str]``
 CLEANUP_MODULES = ("virtlab.virt", "virtlab.lxd", "virtlab.minicontainer", "virtlab.namespaces",
-                   "virtlab.cgroups")
+                   "virtlab.cgroups", "virtlab.security")
 #: image builders: name -> (module, function)
 IMAGE_BUILDERS = {
     "rootfs": ("virtlab.rootfs", "default_rootfs"),
@@ -152,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.set_defaults(func=cmd_record)
     c = sub.add_parser("cleanup", help="remove everything the course created (and nothing else)")
     c.set_defaults(func=cmd_cleanup)
-    be = sub.add_parser("bench", help="measure containers vs VMs on this machine")
+    # prefix_chars="+": every option (--quick, -h ...) is passed through to virtlab.bench.main
+    be = sub.add_parser("bench", help="measure containers vs VMs on this machine",
+                        prefix_chars="+", add_help=False)
     be.add_argument("rest", nargs=argparse.REMAINDER)
     be.set_defaults(func=cmd_bench)
     args = p.parse_args(argv)
