@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Start / stop / query libvirt's daemons by hand on a machine without systemd (CI, containers).
+# With systemd, use `systemctl start libvirtd` instead; provision.d/30-libvirt.sh picks for you.
+#
+#   labs/lab-vm/libvirt-daemon.sh start    # virtlogd + libvirtd, detached, logging to /var/log/libvirt/
+#   labs/lab-vm/libvirt-daemon.sh status   # exit 0 when libvirtd answers on its socket
+#   labs/lab-vm/libvirt-daemon.sh stop     # only the daemons this script started (pid files)
+#
+# Idempotent: `start` does nothing when the daemons already run. Every wait has a deadline.
+set -euo pipefail
+SOCK=/run/libvirt/libvirt-sock
+LOGDIR=/var/log/libvirt
+LIBVIRTD_PID=/run/libvirtd.pid
+VIRTLOGD_PID=/run/virtlogd.pid
+DEADLINE="${LIBVIRT_START_DEADLINE:-30}"
+
+say() { printf '[libvirt-daemon] %s\n' "$*"; }
+alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+answers() { [ -S "$SOCK" ] && timeout 20 virsh -q -c qemu:///system version >/dev/null 2>&1; }
+
+wait_until() {  # wait_until SECONDS WHAT COMMAND...
+  local secs="$1" what="$2"; shift 2
+  local end=$(( $(date +%s) + secs ))
+  until "$@"; do
+    if [ "$(date +%s)" -ge "$end" ]; then
+      say "ERROR: $what not ready within ${secs} s (see $LOGDIR/)"; return 1
+    fi
+    sleep 0.2
+  done
+}
+
+start() {
+  mkdir -p "$LOGDIR" /run/libvirt
+  if ! alive "$VIRTLOGD_PID"; then
+    say "starting virtlogd (log: $LOGDIR/virtlogd.log)"
+    LIBVIRT_LOG_OUTPUTS="3:file:$LOGDIR/virtlogd.log" setsid virtlogd --daemon --pid-file "$VIRTLOGD_PID" \
+      </dev/null >>"$LOGDIR/virtlogd.log" 2>&1
+    wait_until "$DEADLINE" virtlogd alive "$VIRTLOGD_PID"
+  fi
+  if ! alive "$LIBVIRTD_PID"; then
+    say "starting libvirtd (log: $LOGDIR/libvirtd.log)"
+    LIBVIRT_LOG_OUTPUTS="3:file:$LOGDIR/libvirtd.log" setsid libvirtd --daemon --pid-file "$LIBVIRTD_PID" \
+      </dev/null >>"$LOGDIR/libvirtd.log" 2>&1
+  fi
+  wait_until "$DEADLINE" "libvirtd socket $SOCK" test -S "$SOCK"
+  # the first qemu:///system connection probes QEMU's capabilities (several seconds, cached after)
+  wait_until 120 "libvirtd answering on qemu:///system" answers
+  say "libvirtd is up (pid $(cat "$LIBVIRTD_PID"))"
+}
+
+stop() {
+  local f
+  for f in "$LIBVIRTD_PID" "$VIRTLOGD_PID"; do
+    if alive "$f"; then
+      say "stopping $(basename "$f" .pid)"; kill "$(cat "$f")"
+      wait_until 20 "$(basename "$f" .pid) exit" bash -c "! kill -0 $(cat "$f") 2>/dev/null" || true
+    fi
+  done
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) if answers; then say "libvirtd answers on $SOCK"; else say "libvirtd is not running"; exit 3; fi ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

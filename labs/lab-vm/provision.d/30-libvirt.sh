@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+# libvirt + QEMU part of the lab provisioning (sourced by provision.sh; uses step/die/wait_for/
+# apt_install/has_systemd and $OFFLINE, $LEARNER, $REPO from provision.d/common.sh).
+#
+# 1. install libvirt's daemons, QEMU, and what libvirt-python needs to build (libvirt-dev, gcc,
+#    pkg-config); 2. keep libvirt's default NAT network off (the course needs no bridge, no NAT);
+# 3. start virtlogd + libvirtd (systemd, or by hand via labs/lab-vm/libvirt-daemon.sh);
+# 4. build the tiny course VM offline (kernel + busybox initramfs, readable by libvirt-qemu) with
+#    the system python3 and the stdlib only (the course venv may not exist yet);
+# 5. add the learner to the libvirt group. Idempotent: a second run changes nothing.
+
+apt_install libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils \
+  libvirt-dev pkg-config gcc python3 python3-dev busybox-static cpio
+
+# Without udev (containers, CI) /dev/kvm stays root:root 0600. libvirt then probes QEMU with KVM,
+# later finds KVM "not available now" for its qemu user, throws its capability cache away and
+# re-probes on every define (~45 s each here). Give it the ownership udev would (kvm, 0660).
+if [ -c /dev/kvm ] && getent group kvm >/dev/null; then
+  if [ "$(stat -c '%G %a' /dev/kvm)" != "kvm 660" ]; then
+    step "/dev/kvm: group kvm, mode 0660 (as udev's rule would set it)"
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+  fi
+fi
+
+# libvirt's "default" network would create virbr0 + dnsmasq (NAT to the outside): keep it off.
+rm -f /etc/libvirt/qemu/networks/autostart/default.xml
+
+if has_systemd; then
+  step "starting libvirtd (systemd)"
+  systemctl enable --now virtlogd.socket libvirtd.socket >/dev/null 2>&1 || true
+  systemctl start libvirtd || die "systemctl start libvirtd failed (journalctl -u libvirtd)"
+  wait_for 30 "libvirtd socket" test -S /run/libvirt/libvirt-sock
+else
+  step "starting libvirtd by hand (no systemd)"
+  "$HERE/libvirt-daemon.sh" start || die "libvirtd did not start (see /var/log/libvirt/libvirtd.log)"
+fi
+
+# if the default network is running (e.g. a distro autostarted it), stop it; leave it defined
+if timeout 30 virsh -q -c qemu:///system net-info default 2>/dev/null | grep -Eq '^Active: +yes'; then
+  step "stopping libvirt's default NAT network"
+  timeout 30 virsh -q -c qemu:///system net-destroy default >/dev/null
+fi
+
+step "building the tiny course VM (kernel + busybox initramfs) offline"
+PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}" python3 -c \
+  'import sys; from virtlab import virt; [print("  " + p) for p in virt.build_images(force=False)]' \
+  || die "building the course VM failed (run: PYTHONPATH=$REPO/src python3 -m virtlab.virt build)"
+
+if [ -n "${LEARNER:-}" ] && id "$LEARNER" >/dev/null 2>&1; then
+  if ! id -nG "$LEARNER" | tr ' ' '\n' | grep -qx libvirt; then
+    step "adding $LEARNER to the libvirt group (log in again to use it)"
+    usermod -aG libvirt "$LEARNER"
+  fi
+fi

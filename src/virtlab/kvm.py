@@ -1,0 +1,377 @@
+"""A hypervisor in a page of Python: the raw KVM API through ioctl(2).
+
+This is what QEMU, Firecracker and crosvm do at their core, minus the devices:
+
+1. ``open("/dev/kvm")`` and check ``KVM_GET_API_VERSION`` (always 12);
+2. ``KVM_CREATE_VM`` gives a VM file descriptor;
+3. ``KVM_SET_USER_MEMORY_REGION`` hands the VM a piece of *our* memory as its "physical" RAM;
+4. ``KVM_CREATE_VCPU`` gives a vCPU fd; its ``struct kvm_run`` is shared with us via mmap;
+5. set the registers (real mode: CS base 0, RIP at our code) and loop on ``KVM_RUN``: the CPU
+   runs guest code natively until something needs the hypervisor — a *VM exit*. We read
+   ``kvm_run.exit_reason`` (I/O port access, HLT, ...), emulate the device, and run again.
+
+The guests are a few bytes of 16-bit real-mode machine code, assembled by hand below.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import mmap
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from virtlab import modes, probe
+from virtlab.safety import Deadline, VirtlabError, check_int
+
+# --------------------------------------------------------------------------- linux/kvm.h
+KVM_GET_API_VERSION = 0xAE00
+KVM_CREATE_VM = 0xAE01
+KVM_GET_VCPU_MMAP_SIZE = 0xAE04
+KVM_CREATE_VCPU = 0xAE41
+KVM_SET_USER_MEMORY_REGION = 0x4020AE46
+KVM_RUN = 0xAE80
+KVM_GET_REGS = 0x8090AE81
+KVM_SET_REGS = 0x4090AE82
+KVM_GET_SREGS = 0x8138AE83
+KVM_SET_SREGS = 0x4138AE84
+
+EXIT_REASONS = {0: "UNKNOWN", 1: "EXCEPTION", 2: "IO", 3: "HYPERCALL", 4: "DEBUG", 5: "HLT",
+                6: "MMIO", 7: "IRQ_WINDOW_OPEN", 8: "SHUTDOWN", 9: "FAIL_ENTRY", 10: "INTR",
+                17: "INTERNAL_ERROR"}
+KVM_EXIT_IO, KVM_EXIT_HLT = 2, 5
+IO_IN, IO_OUT = 0, 1
+
+GUEST_MEMORY = 0x10000  # 64 KiB of guest "physical" memory
+CODE_ADDR = 0x1000
+RESULT_PORT = 0x10  # our made-up "result" device
+SERIAL_PORT = 0x3F8  # where a PC's first UART lives; here we just print the byte
+
+
+class KvmError(VirtlabError, RuntimeError):
+    """The KVM API refused something, or the guest did something this tiny VMM cannot handle."""
+
+
+class KvmUserspaceMemoryRegion(ctypes.Structure):
+    _fields_ = [("slot", ctypes.c_uint32), ("flags", ctypes.c_uint32),
+                ("guest_phys_addr", ctypes.c_uint64), ("memory_size", ctypes.c_uint64),
+                ("userspace_addr", ctypes.c_uint64)]
+
+
+class KvmRegs(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in (
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11",
+        "r12", "r13", "r14", "r15", "rip", "rflags")]
+
+
+class KvmSegment(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_uint64), ("limit", ctypes.c_uint32), ("selector", ctypes.c_uint16),
+                ("type", ctypes.c_uint8), ("present", ctypes.c_uint8), ("dpl", ctypes.c_uint8),
+                ("db", ctypes.c_uint8), ("s", ctypes.c_uint8), ("l", ctypes.c_uint8),
+                ("g", ctypes.c_uint8), ("avl", ctypes.c_uint8), ("unusable", ctypes.c_uint8),
+                ("padding", ctypes.c_uint8)]
+
+
+class KvmDtable(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_uint64), ("limit", ctypes.c_uint16), ("padding", ctypes.c_uint16 * 3)]
+
+
+class KvmSregs(ctypes.Structure):
+    _fields_ = [(n, KvmSegment) for n in ("cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt")] + [
+        ("gdt", KvmDtable), ("idt", KvmDtable)] + [
+        (n, ctypes.c_uint64) for n in ("cr0", "cr2", "cr3", "cr4", "cr8", "efer", "apic_base")] + [
+        ("interrupt_bitmap", ctypes.c_uint64 * 4)]
+
+
+class KvmRunIo(ctypes.Structure):
+    _fields_ = [("direction", ctypes.c_uint8), ("size", ctypes.c_uint8), ("port", ctypes.c_uint16),
+                ("count", ctypes.c_uint32), ("data_offset", ctypes.c_uint64)]
+
+
+class KvmRun(ctypes.Structure):
+    """The head of ``struct kvm_run`` (the part this VMM reads)."""
+
+    _fields_ = [("request_interrupt_window", ctypes.c_uint8), ("immediate_exit", ctypes.c_uint8),
+                ("padding1", ctypes.c_uint8 * 6), ("exit_reason", ctypes.c_uint32),
+                ("ready_for_interrupt_injection", ctypes.c_uint8), ("if_flag", ctypes.c_uint8),
+                ("flags", ctypes.c_uint16), ("cr8", ctypes.c_uint64), ("apic_base", ctypes.c_uint64),
+                ("io", KvmRunIo)]
+
+
+assert ctypes.sizeof(KvmRegs) == 144 and ctypes.sizeof(KvmSregs) == 312
+assert ctypes.sizeof(KvmUserspaceMemoryRegion) == 32 and KvmRun.io.offset == 32
+
+
+# --------------------------------------------------------------------------- guest programs
+@dataclass(frozen=True)
+class Program:
+    name: str
+    code: bytes
+    listing: tuple[str, ...]  # one line of assembly per instruction, with its bytes
+
+
+def add_program() -> Program:
+    """ax + bx, written to the result port (0x10) as a 16-bit OUT, then HLT."""
+    return Program("add", bytes.fromhex("BA1000 01D8 EF F4".replace(" ", "")), (
+        "BA 10 00   mov dx, 0x10     ; the port of our 'result' device",
+        "01 D8      add ax, bx       ; the guest's whole computation",
+        "EF         out dx, ax       ; I/O instruction -> VM exit (KVM_EXIT_IO)",
+        "F4         hlt              ; stop the CPU -> VM exit (KVM_EXIT_HLT)",
+    ))
+
+
+def countdown_program() -> Program:
+    """Prints cl, cl-1, ..., 1 and a newline on the 'serial port' 0x3f8, one OUT per byte."""
+    return Program("countdown", bytes.fromhex("BAF803 88C8 0430 EE FEC9 75F7 B00A EE F4".replace(" ", "")), (
+        "BA F8 03   mov dx, 0x3f8    ; COM1's data port",
+        "88 C8      mov al, cl       ; loop:",
+        "04 30      add al, '0'      ; digit -> ASCII",
+        "EE         out dx, al       ; VM exit: the VMM 'prints' al",
+        "FE C9      dec cl",
+        "75 F7      jnz loop",
+        "B0 0A      mov al, 10       ; newline",
+        "EE         out dx, al       ; VM exit",
+        "F4         hlt              ; VM exit: done",
+    ))
+
+
+def exit_loop_program() -> Program:
+    """cx OUTs in a tight loop: each one a full guest -> KVM -> Python -> guest round trip."""
+    return Program("exit-loop", bytes.fromhex("BA1000 EE E2FD F4".replace(" ", "")), (
+        "BA 10 00   mov dx, 0x10",
+        "EE         out dx, al       ; loop: VM exit",
+        "E2 FD      loop             ; cx -= 1, back while cx != 0",
+        "F4         hlt",
+    ))
+
+
+# --------------------------------------------------------------------------- the VMM
+@dataclass
+class VmExit:
+    n: int
+    reason: str
+    rip: int
+    detail: str  # what the guest asked for
+    action: str  # what our "hypervisor" did about it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "reason": self.reason, "rip": self.rip, "detail": self.detail,
+                "action": self.action}
+
+
+@dataclass
+class RunResult:
+    program: str
+    exits: list[VmExit] = field(default_factory=list)
+    output: str = ""  # bytes written to the serial port
+    results: list[int] = field(default_factory=list)  # values written to the result port
+    regs: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    api_version: int = 0
+
+
+def _ioctl(fd: int, req: int, arg: Any = 0) -> int:
+    try:
+        return fcntl.ioctl(fd, req, arg)
+    except OSError as err:
+        raise KvmError(f"ioctl {req:#x} on /dev/kvm failed: {err.strerror}") from err
+
+
+def run(program: Program, *, regs: dict[str, int] | None = None, max_exits: int = 100,
+        timeout: float = 10.0, keep_exits: bool = True) -> RunResult:
+    """Create a VM, load ``program`` at 0x1000 in real mode, run it until HLT; every exit kept.
+
+    ``regs`` sets initial general registers (e.g. ``{"rax": 2, "rbx": 2}``). At most
+    ``max_exits`` exits and ``timeout`` seconds, then :class:`KvmError`.
+    """
+    check_int(max_exits, minimum=1, maximum=10_000_000, what="max_exits")
+    if len(program.code) > GUEST_MEMORY - CODE_ADDR:
+        raise ValueError("the program does not fit in the guest's 64 KiB")
+    for k, v in (regs or {}).items():
+        if k not in dict(KvmRegs._fields_) or k in ("rip", "rflags"):
+            raise ValueError(f"unknown or reserved register {k!r}; use rax, rbx, rcx, rdx ...")
+        check_int(v, minimum=0, maximum=0xFFFF, what=f"register {k} (16-bit real mode)")
+    try:
+        kvm_fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as err:
+        raise KvmError(f"cannot open /dev/kvm: {err.strerror} — {probe.kvm().reason}") from err
+    fds: list[int] = [kvm_fd]
+    mem = run_map = None
+    result = RunResult(program.name)
+    try:
+        result.api_version = _ioctl(kvm_fd, KVM_GET_API_VERSION)
+        if result.api_version != 12:
+            raise KvmError(f"KVM API version {result.api_version}, expected 12")
+        vm_fd = _ioctl(kvm_fd, KVM_CREATE_VM, 0)
+        fds.append(vm_fd)
+        # 1. guest RAM: an anonymous mapping in *this* process, handed to the VM
+        mem = mmap.mmap(-1, GUEST_MEMORY, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        mem[CODE_ADDR:CODE_ADDR + len(program.code)] = program.code
+        holder = ctypes.c_char.from_buffer(mem)
+        region = KvmUserspaceMemoryRegion(0, 0, 0, GUEST_MEMORY, ctypes.addressof(holder))
+        _ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, region)
+        # 2. one vCPU and its shared kvm_run page
+        vcpu_fd = _ioctl(vm_fd, KVM_CREATE_VCPU, 0)
+        fds.append(vcpu_fd)
+        size = _ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0)
+        run_map = mmap.mmap(vcpu_fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        krun = KvmRun.from_buffer(run_map)
+        # 3. registers: real mode, code segment at 0, start at CODE_ADDR
+        sregs = KvmSregs()
+        _ioctl(vcpu_fd, KVM_GET_SREGS, sregs)
+        sregs.cs.base, sregs.cs.selector = 0, 0
+        _ioctl(vcpu_fd, KVM_SET_SREGS, sregs)
+        r = KvmRegs()
+        for k, v in (regs or {}).items():
+            setattr(r, k, v)
+        r.rip, r.rflags = CODE_ADDR, 0x2
+        _ioctl(vcpu_fd, KVM_SET_REGS, r)
+        # 4. the run loop: KVM_RUN returns at every VM exit
+        deadline = Deadline(timeout, f"mini-VMM running {program.name}")
+        t0 = time.perf_counter()
+        n = 0
+        while True:
+            _ioctl(vcpu_fd, KVM_RUN, 0)
+            n += 1
+            reason = EXIT_REASONS.get(krun.exit_reason, str(krun.exit_reason))
+            exit_ = None
+            if krun.exit_reason == KVM_EXIT_IO:
+                io = krun.io
+                raw = run_map[io.data_offset:io.data_offset + io.size * io.count]
+                value = int.from_bytes(raw, "little")
+                what = f"{'OUT' if io.direction == IO_OUT else 'IN'} port {io.port:#x}, {io.size} byte(s)"
+                if io.direction == IO_OUT and io.port == SERIAL_PORT:
+                    ch = chr(value & 0xFF)
+                    result.output += ch
+                    exit_ = (f"{what}: {value:#04x}", f"printed {ch!r} for the guest")
+                elif io.direction == IO_OUT and io.port == RESULT_PORT:
+                    result.results.append(value)
+                    exit_ = (f"{what}: {value:#x}", f"stored the result {value}")
+                elif io.direction == IO_IN:
+                    run_map[io.data_offset:io.data_offset + io.size] = b"\0" * io.size
+                    exit_ = (what, "no such device: returned 0")
+                else:
+                    exit_ = (f"{what}: {value:#x}", "no such device: ignored the write")
+            elif krun.exit_reason == KVM_EXIT_HLT:
+                exit_ = ("HLT", "guest halted: the VMM stops the vCPU")
+            else:
+                _ioctl(vcpu_fd, KVM_GET_REGS, r)
+                raise KvmError(f"unexpected VM exit {reason} at rip={r.rip:#x} after {n} exits")
+            if keep_exits or krun.exit_reason == KVM_EXIT_HLT:
+                _ioctl(vcpu_fd, KVM_GET_REGS, r)
+                result.exits.append(VmExit(n, reason, r.rip, *exit_))
+            if krun.exit_reason == KVM_EXIT_HLT:
+                break
+            if n >= max_exits:
+                raise KvmError(f"{program.name}: more than {max_exits} VM exits without HLT")
+            if n % 1024 == 0:
+                deadline.check()
+        result.seconds = time.perf_counter() - t0
+        _ioctl(vcpu_fd, KVM_GET_REGS, r)
+        result.regs = {k: getattr(r, k) for k in ("rax", "rbx", "rcx", "rdx", "rip")}
+        del krun, holder
+        return result
+    finally:
+        if run_map is not None:
+            try:
+                run_map.close()
+            except BufferError:
+                pass
+        if mem is not None:
+            try:
+                mem.close()
+            except BufferError:
+                pass
+        for fd in reversed(fds):
+            os.close(fd)
+
+
+def exit_round_trip(n: int = 20000) -> dict[str, float]:
+    """Time ``n`` VM exits (guest OUT -> KVM -> this Python loop -> back into the guest)."""
+    check_int(n, minimum=1, maximum=0xFFFF, what="n (exits, 16-bit cx)")
+    res = run(exit_loop_program(), regs={"rcx": n}, max_exits=n + 1, keep_exits=False, timeout=60)
+    return {"exits": n + 1, "seconds": res.seconds, "us_per_exit": res.seconds / (n + 1) * 1e6}
+
+
+def cleanup() -> list[str]:
+    """Nothing to clean: every VM lives only as long as :func:`run` (its fds close on return)."""
+    return []
+
+
+# --------------------------------------------------------------------------- demos
+@modes.demo("kvm.host", section="kvm")
+def demo_host(backend: modes.Backend) -> dict[str, Any]:
+    """What this machine's KVM can do, and which accelerator libvirt guests get."""
+    k = probe.kvm()
+    flags = probe.cpu_flags()
+    return {"present": k.present, "api_usable": k.api_usable, "api_version": k.api_version,
+            "vmx_svm": k.vmx_svm, "pvm": k.pvm, "accelerator": k.accelerator, "reason": k.reason,
+            "flags": sorted(f for f in flags if f in ("vmx", "svm", "hypervisor", "ept", "npt", "lm"))}
+
+
+def show_host(r: modes.Result) -> None:
+    d = r.data
+    print(f"/dev/kvm present: {d['present']}; KVM API answers: {d['api_usable']} "
+          f"(version {d['api_version']})")
+    print(f"CPU flags of interest: {', '.join(d['flags']) or '-'}  (vmx/svm present: {d['vmx_svm']})")
+    print(f"KVM provided by kvm-pvm (no VT-x): {d['pvm']}")
+    print(f"libvirt guests use: {d['accelerator'].upper()} — {d['reason']}")
+
+
+@modes.demo("kvm.minivmm", section="kvm")
+def demo_minivmm(backend: modes.Backend) -> dict[str, Any]:
+    """Run the two tiny guests on the raw KVM API; keep every VM exit."""
+    add = run(add_program(), regs={"rax": 2, "rbx": 2})
+    cd = run(countdown_program(), regs={"rcx": 3})
+    return {"add": {"listing": list(add_program().listing), "results": add.results,
+                    "exits": [e.as_dict() for e in add.exits], "api_version": add.api_version},
+            "countdown": {"listing": list(countdown_program().listing), "output": cd.output,
+                          "exits": [e.as_dict() for e in cd.exits]}}
+
+
+def show_program(r: modes.Result, which: str = "add") -> None:
+    d = r.data[which]
+    print("guest code at 0x1000 (16-bit real mode):")
+    for line in d["listing"]:
+        print("   " + line)
+    print("VM exits, and what the hypervisor did:")
+    for e in d["exits"]:
+        print(f"  #{e['n']:<2} {e['reason']:<4} rip=0x{e['rip']:04x}  {e['detail']:<34} -> {e['action']}")
+    if which == "add":
+        print(f"result the guest wrote: {d['results']}")
+    else:
+        print(f"what the guest printed: {d['output']!r}")
+
+
+@modes.demo("kvm.roundtrip", section="kvm")
+def demo_roundtrip(backend: modes.Backend) -> dict[str, Any]:
+    """The cost of one VM exit handled in user space (median of 5 runs of 20,000 exits)."""
+    runs = sorted(exit_round_trip(20000)["us_per_exit"] for _ in range(5))
+    return {"exits_per_run": 20001, "us_per_exit_median": round(runs[2], 2),
+            "us_per_exit_runs": [round(x, 2) for x in runs]}
+
+
+def show_roundtrip(r: modes.Result) -> None:
+    d = r.data
+    print(f"{d['exits_per_run']} VM exits per run; median {d['us_per_exit_median']} µs per exit "
+          "(guest -> KVM -> Python -> guest)")
+
+
+def run_and_show(program: Program, regs: dict[str, int] | None = None) -> RunResult | None:
+    """Run ``program`` when the kvm section is live here and print its exits; else say why not."""
+    b = modes.resolve("kvm", has_embedded=False)
+    if b.mode != "live":
+        print(f"[virtlab] kvm: not run ({b.reason or b.mode}) — this needs a usable /dev/kvm; "
+              "the recorded run above shows what happens")
+        return None
+    print(b.banner())
+    res = run(program, regs=regs)
+    for e in res.exits:
+        print(f"  #{e.n:<2} {e.reason:<4} rip=0x{e.rip:04x}  {e.detail:<34} -> {e.action}")
+    if res.results:
+        print(f"result port received: {res.results}")
+    if res.output:
+        print(f"serial port received: {res.output!r}")
+    return res
