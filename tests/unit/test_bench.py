@@ -1,0 +1,114 @@
+"""virtlab.bench: pure parts (summary, table, targets parsing, provenance, reference data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from virtlab import bench
+
+ROWS = [
+    {"target": "host", "metric": "start_s", "rep": 0, "value": 0.002},
+    {"target": "host", "metric": "start_s", "rep": 1, "value": 0.001},
+    {"target": "host", "metric": "start_s", "rep": 2, "value": 0.004},
+    {"target": "vm", "metric": "start_s", "rep": 0, "value": 6.0},
+    {"target": "vm", "metric": "start_s", "rep": 1, "value": 4.0},
+    {"target": "host", "metric": "cpu_s", "rep": 0, "value": 0.2},
+    {"target": "vm", "metric": "cpu_s", "rep": 0, "value": 3.0},
+]
+
+
+def test_summary_median_and_spread_hand_computed():
+    s = bench.summarize(ROWS)
+    row = s[(s.target == "host") & (s.metric == "start_s")].iloc[0]
+    assert (row["median"], row["min"], row["max"], row["n"]) == (0.002, 0.001, 0.004, 3)
+    assert row["spread"] == pytest.approx((0.004 - 0.001) / 0.002)
+    vm = s[(s.target == "vm") & (s.metric == "start_s")].iloc[0]
+    assert vm["median"] == 5.0
+    assert list(s.target) == ["host", "host", "vm", "vm"]  # TARGETS order, then METRICS order
+
+
+def test_ratios_are_relative_to_the_host():
+    r = bench.ratios(bench.summarize(ROWS))
+    assert r["vm"]["start_s"] == pytest.approx(2500)
+    assert r["vm"]["cpu_s"] == pytest.approx(15)
+    assert r["host"]["cpu_s"] == 1
+
+
+def test_table_text_marks_missing_cells():
+    text = bench.table_text(bench.summarize(ROWS))
+    assert "host process" in text and "libvirt VM" in text
+    assert "0.002 [0.001–0.004]" in text
+    assert "n/a" in text  # memory was not measured in ROWS
+
+
+def test_parse_targets():
+    assert bench.parse_targets(None) == list(bench.TARGETS)
+    assert bench.parse_targets("vm,host,vm") == ["vm", "host"]
+    with pytest.raises(ValueError, match="choose from"):
+        bench.parse_targets("docker")
+    with pytest.raises(ValueError):
+        bench.parse_targets("")
+
+
+def test_run_refuses_bad_profile_before_doing_anything():
+    with pytest.raises(ValueError, match="profile"):
+        bench.run("host", profile="huge")
+
+
+def test_main_refuses_bad_targets():
+    with pytest.raises(ValueError, match="choose from"):
+        bench.main(["--targets", "nope"])
+
+
+def test_loop_command_is_plain_ash():
+    assert bench.loop_command(10) == "i=0; while [ $i -lt 10 ]; do i=$((i+1)); done"
+
+
+def test_tree_bytes_counts_hard_links_once(tmp_path: Path):
+    (tmp_path / "a").write_bytes(b"x" * 10000)
+    (tmp_path / "b").hardlink_to(tmp_path / "a")
+    one = bench.tree_bytes(tmp_path / "a")
+    assert one >= 10000
+    assert bench.tree_bytes(tmp_path) - bench.tree_bytes(tmp_path / "a") < 10000
+
+
+def test_cgroup_memory_of_this_process_is_readable_or_none():
+    import os
+
+    v = bench.cgroup_memory_bytes(os.getpid())
+    assert v is None or v > 0
+    assert bench.cgroup_memory_bytes(2**22 + 12345) is None
+
+
+def test_reference_run_is_real_and_complete():
+    """The committed reference came from `virtlab bench --save-reference` on a lab machine."""
+    ref = bench.reference()
+    p = ref.provenance
+    assert p["command"].startswith("virtlab bench") and "--save-reference" in p["command"]
+    assert set(p["targets"]) == set(bench.TARGETS), ref.skipped
+    assert p["accelerator"] in ("kvm", "tcg")
+    for key in ("date", "host", "versions", "profile", "reps", "loop_iterations"):
+        assert key in p
+    s = ref.summary()
+    for t in bench.TARGETS:
+        for m in bench.METRICS:
+            assert ((s.target == t) & (s.metric == m)).any() == ((t, m) not in bench.NOT_MEASURED), (t, m)
+    # the raw rows carry as many repetitions as the provenance says
+    for t in bench.TARGETS:
+        n = len([r for r in ref.rows if r["target"] == t and r["metric"] == "start_s"])
+        assert n == p["reps"][t]
+    json.dumps(ref.to_dict())
+
+
+def test_plot_has_one_panel_per_metric():
+    fig = bench.plot(bench.summarize(ROWS))
+    assert len(fig.axes) == 2
+
+
+def test_best_difference_takes_the_best_of_each():
+    loops = iter([3.0, 1.0, 2.0])
+    bases = iter([0.5, 0.2, 0.9])
+    assert bench.best_difference(lambda: next(loops), lambda: next(bases)) == pytest.approx(0.8)
