@@ -1,0 +1,297 @@
+"""virtlab.lxd without a daemon: validation, clear errors, the image builder, the views.
+
+Error paths use real sockets where possible (a socket nobody listens on, a fake server that is
+not LXD, a server that never answers); mocks only where the real condition cannot be made here
+(permission denied while running as root).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from virtlab import OWNER_KEY, OWNER_VALUE, lxd, modes, rootfs
+from virtlab.checks import ep04
+
+BAD_NAMES = ["Web", "web_1", "x" * 70, "web;rm -rf /", "web$(id)", "web 1", "-web", "web-", ""]
+
+
+@pytest.fixture
+def no_daemon(monkeypatch):
+    """Make any attempt to reach LXD fail loudly: validation must come first."""
+    def boom(*a, **k):
+        raise AssertionError("LXD was contacted before the input was validated")
+
+    monkeypatch.setattr(lxd, "connect", boom)
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_bad_names_refused_before_anything_is_created(no_daemon, name):
+    with pytest.raises(ValueError, match="name"):
+        lxd.create(name)
+    with pytest.raises(ValueError, match="name"):
+        lxd.launch(name)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"memory": "64 potatoes"}, "memory"),
+    ({"memory": "1KiB"}, "out of range"),
+    ({"memory": "100TiB"}, "memory"),
+    ({"memory": True}, "memory"),
+    ({"cpu": 0}, "cpu"),
+    ({"cpu": 4096}, "cpu"),
+    ({"cpu": 1.5}, "cpu"),
+    ({"processes": 5}, "process"),
+    ({"processes": "lots"}, "process"),
+    ({"privileged": "yes"}, "privileged"),
+    ({"config": {"limits.memory": "1GiB"}}, "limits"),
+    ({"config": {OWNER_KEY: "someone-else"}}, "virtlab"),
+    ({"config": {"security.nesting": True}}, "strings"),
+])
+def test_bad_limits_refused_before_anything_is_created(no_daemon, kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        lxd.create("web", **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"name": "Cow"}, "name"),
+    ({"driver": "dir"}, "copy-on-write"),
+    ({"driver": "ext4"}, "copy-on-write"),
+    ({"size": "1MiB"}, "out of range"),
+    ({"size": "100GiB"}, "out of range"),
+])
+def test_bad_pools_refused_before_anything_is_created(no_daemon, kwargs, word):
+    args = {"name": "cow", **kwargs}
+    with pytest.raises(ValueError, match=word):
+        lxd.create_pool(args.pop("name"), **args)
+
+
+@pytest.mark.parametrize("pool", ["Default", "a/b", "", "x" * 50, 3])
+def test_bad_pool_name_for_an_instance(no_daemon, pool):
+    with pytest.raises(ValueError, match="pool"):
+        lxd.create("web", pool=pool)
+
+
+def test_limits_config_and_defaults():
+    cfg = lxd.limits("64MiB", 1, 50).config()
+    assert cfg["limits.memory"] == "64MiB"
+    assert cfg["limits.processes"] == "50"
+    assert cfg["limits.cpu"] == "1"
+    assert cfg["limits.memory.swap"] == "false"
+    assert lxd.limits(100_000_000).config()["limits.memory"] == "100000000"
+    d = lxd.limits()
+    assert d.memory == 128 * 1024**2 and d.cpu == 1 and d.processes == 200
+
+
+def test_unique_names_are_course_names():
+    a, b = lxd.unique_name("t"), lxd.unique_name("t")
+    assert a != b and a.startswith("vl-t-")
+
+
+def test_owned_needs_prefix_and_key():
+    assert lxd._owned({"name": "vl-a", "config": {OWNER_KEY: OWNER_VALUE}})
+    assert not lxd._owned({"name": "vl-a", "config": {}})
+    assert not lxd._owned({"name": "web", "config": {OWNER_KEY: OWNER_VALUE}})
+    assert not lxd._owned({"name": "vl-a", "config": {OWNER_KEY: "other"}})
+
+
+@pytest.mark.parametrize("cmd", ["uname -r", [], ["ls", 3], None])
+def test_exec_wants_a_list_of_strings(cmd):
+    with pytest.raises(ValueError, match="list"):
+        lxd.Instance(None, "vl-x").exec(cmd)
+
+
+@pytest.mark.parametrize("snap", ["", "a b", "a/b", "-x", "x" * 41, "snäp"])
+def test_bad_snapshot_names(snap):
+    with pytest.raises(ValueError, match="snapshot name"):
+        lxd._snap_name(snap)
+
+
+# --------------------------------------------------------------------------- connect errors
+def test_no_socket_says_start_the_daemon(monkeypatch, tmp_path):
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    with pytest.raises(lxd.LxdUnavailable, match="not running.*provision"):
+        lxd.connect()
+
+
+def test_permission_denied_says_join_group(monkeypatch, tmp_path):
+    sock = tmp_path / "unix.socket"
+    sock.touch()
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    monkeypatch.setattr(lxd.os, "access", lambda *a, **k: False)  # root can open anything
+    with pytest.raises(lxd.LxdUnavailable, match="group lxd.*log in again"):
+        lxd.connect()
+
+
+def test_dead_socket_is_a_clear_error_at_once(monkeypatch, tmp_path):
+    path = tmp_path / "unix.socket"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()  # the file stays, nobody listens: like a crashed daemon
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    t = time.monotonic()
+    with pytest.raises(lxd.LxdUnavailable, match="stopped or hung.*lxd-daemon.sh start"):
+        lxd.connect()
+    assert time.monotonic() - t < 5
+
+
+def _serve(path: Path, reply: bytes | None) -> threading.Thread:
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(str(path))
+    srv.listen(4)
+
+    def run() -> None:
+        conns = []
+        srv.settimeout(10)
+        try:
+            while True:
+                c, _ = srv.accept()
+                conns.append(c)
+                c.recv(65536)
+                if reply is not None:
+                    c.sendall(reply)
+                    c.close()
+        except OSError:
+            pass
+        finally:
+            for c in conns:
+                c.close()
+            srv.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def _http(body: dict) -> bytes:
+    data = json.dumps(body).encode()
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(data)).encode() + b"\r\nConnection: close\r\n\r\n" + data)
+
+
+def test_wrong_server_is_named(monkeypatch, tmp_path):
+    _serve(tmp_path / "unix.socket", _http({"type": "sync", "status_code": 200, "metadata": {
+        "auth": "trusted", "api_extensions": [], "environment": {"server": "incus"}}}))
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    with pytest.raises(lxd.LxdUnavailable, match="'incus', not LXD"):
+        lxd.connect()
+
+
+def test_untrusted_client_is_told_to_join_group(monkeypatch, tmp_path):
+    _serve(tmp_path / "unix.socket", _http({"type": "sync", "status_code": 200, "metadata": {
+        "auth": "untrusted", "api_extensions": [], "environment": {}}}))
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    with pytest.raises(lxd.LxdUnavailable, match="does not trust us.*group lxd"):
+        lxd.connect()
+
+
+def test_hung_daemon_times_out_with_a_clear_error(monkeypatch, tmp_path):
+    _serve(tmp_path / "unix.socket", None)  # accepts, never answers
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    t = time.monotonic()
+    with pytest.raises(lxd.LxdUnavailable, match="stopped or hung"):
+        lxd.connect(timeout=1)
+    assert time.monotonic() - t < 5
+
+
+def test_cleanup_without_daemon_removes_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    assert lxd.cleanup() == []
+
+
+# --------------------------------------------------------------------------- image builder
+def test_busybox_image_tarball(tmp_path):
+    try:
+        rootfs.busybox_path()
+    except rootfs.MissingTool:
+        pytest.skip("no static busybox here")
+    tb = lxd._busybox_image_tarball(tmp_path / "img.tar.gz")
+    assert tb.stat().st_size < 3 * 1024**2
+    with tarfile.open(tb) as tar:
+        names = tar.getnames()
+        meta = tar.extractfile("metadata.yaml").read().decode()
+        busybox = tar.getmember("rootfs/bin/busybox")
+        sh = tar.getmember("rootfs/bin/sh")
+        inittab = tar.extractfile("rootfs/etc/inittab").read().decode()
+    assert f'virtlab.owner: "{OWNER_VALUE}"' in meta
+    assert "architecture: " in meta and "creation_date: " in meta
+    assert busybox.uid == 0 and busybox.gid == 0 and busybox.mode & 0o111
+    assert sh.issym() and sh.linkname == "/bin/busybox"
+    assert "rootfs/sbin/init" in names
+    assert "askfirst" not in inittab  # no getty on a console that does not exist
+
+
+# --------------------------------------------------------------------------- views & checks
+SHOWS = {"lxd.server": lxd.show_server, "lxd.launch": lxd.show_launch,
+         "lxd.uidmap": lxd.show_uidmap, "lxd.oom": lxd.show_oom,
+         "lxd.snapshot": lxd.show_snapshot, "lxd.storage": lxd.show_storage,
+         "lxd.lifecycle": lxd.show_lifecycle, "lxd.cow": lxd.show_cow,
+         "lxd.fullos": lxd.show_fullos}
+
+
+@pytest.mark.parametrize("key", sorted(SHOWS))
+def test_every_demo_is_recorded_and_shows(monkeypatch, capsys, key):
+    monkeypatch.setenv("VIRTLAB_MODE", "recorded")
+    assert key in modes.demos()
+    rec = modes.load_recording(key)
+    assert rec["provenance"]["command"] == f"virtlab record {key}"
+    assert rec["provenance"]["host"]["kernel"]
+    r = modes.run(key)
+    assert r.recorded
+    SHOWS[key](r)
+    out = capsys.readouterr().out
+    assert "RECORDED, not live" in out
+    assert len(out.splitlines()) >= 3
+
+
+def test_recorded_facts_the_notebook_relies_on():
+    oom = modes.load_recording("lxd.oom")["data"]
+    assert oom["exit_code"] == 137 and oom["after"] == "still alive"
+    uid = modes.load_recording("lxd.uidmap")["data"]
+    assert uid["unprivileged"]["host_uid"] != 0 and uid["privileged"]["host_uid"] == 0
+    cow = modes.load_recording("lxd.cow")["data"]
+    assert cow["btrfs"] and cow["btrfs"][1]["bytes"] < cow["dir"][1]["bytes"] / 2
+    launch = modes.load_recording("lxd.launch")["data"]
+    assert launch["inside"]["uname -r"].strip() == launch["host_uname_r"]
+    assert "init" in launch["inside"]["ps"]
+
+
+def test_fullos_recording_is_a_system_container(capsys):
+    d = modes.load_recording("lxd.fullos")["data"]
+    assert d["available"] and d["pid1"] == "systemd" and d["kernel_inside"] == d["host_kernel"]
+    lxd.show_fullos(modes.Result("lxd.fullos", modes.Backend("lxd", "live", "x"),
+                                 {"available": False, "hint": "build it with this"}))
+    assert capsys.readouterr().out == "build it with this\n"
+
+
+def test_apt_source_is_a_debian_mirror():
+    url, suite = lxd._apt_source()
+    assert url.startswith(("http://", "https://")) and "security" not in url and suite
+
+
+def test_lifecycle_table_order(monkeypatch):
+    monkeypatch.setenv("VIRTLAB_MODE", "recorded")
+    tab = lxd.lifecycle_table(modes.run("lxd.lifecycle", quiet=True))
+    assert list(tab.index) == list(lxd.PHASES)
+    assert (tab.to_numpy() > 0).all()
+
+
+def test_checks_in_recorded_mode(monkeypatch, capsys):
+    monkeypatch.setenv("VIRTLAB_MODE", "recorded")
+    assert ep04.check_web() is False
+    assert "not live" in capsys.readouterr().out
+    assert ep04.check_snapshot() is False
+    assert ep04.check_root_uid(None) is False
+    assert ep04.check_root_uid("abc") is False
+    want = modes.load_recording("lxd.uidmap")["data"]["unprivileged"]["host_uid"]
+    assert ep04.check_root_uid(str(want)) is True
+    assert ep04.check_root_uid(0) is False
+    assert "privileged" in capsys.readouterr().out
+    lxd.tidy("web")
+    assert "not live" in capsys.readouterr().out
