@@ -547,13 +547,7 @@ def summarize(rows: Sequence[dict[str, Any]]):  # noqa: ANN201 - pandas
 
 
 def _versions() -> dict[str, str]:
-    v: dict[str, str] = {}
-    info = probe.lxd()
-    if info.reachable and info.version:
-        v["lxd"] = info.version
-    lv = probe.libvirt_info().uris.get("qemu:///system", {})
-    if lv.get("ok"):
-        v["libvirt"] = lv["version"]
+    v = probe.versions()
     q = shutil.which("qemu-system-x86_64")
     if q:
         with contextlib.suppress(Exception):

@@ -294,13 +294,7 @@ def load_recording(key: str) -> dict[str, Any]:
 def provenance(backend: Backend, key: str) -> dict[str, Any]:
     """Where and how a recording was made: date, host kernel, versions, accelerator."""
     k = probe.kernel()
-    versions: dict[str, str] = {}
-    info = probe.lxd()
-    if info.reachable and info.version:
-        versions["lxd"] = info.version
-    lv = probe.libvirt_info().uris.get("qemu:///system", {})
-    if lv.get("ok"):
-        versions["libvirt"] = lv["version"]
+    versions = probe.versions()
     return {
         "recorded_on": _dt.date.today().isoformat(),
         "host": {"kernel": k["release"], "os": k["os"], "machine": k["machine"], "python": k["python"]},

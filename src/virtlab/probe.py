@@ -485,6 +485,18 @@ def summary_rows(c: Capabilities) -> list[tuple[str, str, str]]:  # noqa: C901
     return rows
 
 
+def versions() -> dict[str, str]:
+    """Versions of the lab services this machine runs (only those that answer)."""
+    v: dict[str, str] = {}
+    info = lxd()
+    if info.reachable and info.version:
+        v["lxd"] = info.version
+    lv = libvirt_info().uris.get("qemu:///system", {})
+    if lv.get("ok"):
+        v["libvirt"] = lv["version"]
+    return v
+
+
 def _daemons_wanted() -> bool:
     """In VIRTLAB_MODE=embedded/recorded the course never contacts a daemon."""
     return os.environ.get("VIRTLAB_MODE", "auto").strip().lower() in ("", "auto", "live")

@@ -3,14 +3,14 @@ virtlab.density)."""
 
 from __future__ import annotations
 
-import html
-import time
 from typing import Any
 
 from virtlab import density
+from virtlab.widgets import ModelView, pre
+from virtlab.widgets import measure_latency as _measure
 
 
-class DensityWidget:
+class DensityWidget(ModelView):
     """Sliders for host, workload and overheads; :func:`virtlab.density.explain` as output."""
 
     def __init__(self, overheads: density.Overheads | None = None,
@@ -21,7 +21,7 @@ class DensityWidget:
         ov = overheads or density.Overheads(container_mib=4, vm_mib=100, guest_os_mib=100)
         self.limits = dict(limits or density.kernel_limits())
         st = {"description_width": "170px"}
-        self.controls: dict[str, Any] = {
+        controls: dict[str, Any] = {
             "host_ram_mib": w.IntSlider(value=int(host_ram_mib), min=1024, max=1024 * 1024, step=1024,
                                         description="host RAM (MiB)", style=st),
             "host_cpus": w.IntSlider(value=host_cpus, min=1, max=256, description="host CPUs", style=st),
@@ -37,41 +37,24 @@ class DensityWidget:
             "ksm": w.FloatSlider(value=ov.ksm_saving, min=0, max=0.9, step=0.05,
                                  description="KSM saving", style=st),
         }
-        self.output = w.HTML()
-        for c in self.controls.values():
-            c.observe(self._changed, names="value")
-        self.box = w.HBox([w.VBox(list(self.controls.values())), self.output])
-        self.update()
+        self._build(controls)
 
     def inputs(self) -> tuple[density.Host, density.Workload, density.Overheads]:
-        v = {k: c.value for k, c in self.controls.items()}
+        v = self.values()
         return (density.Host(float(v["host_ram_mib"]), int(v["host_cpus"]), cpu_overcommit=v["overcommit"]),
                 density.Workload(float(v["wl_ram"]), v["wl_cpu"]),
                 density.Overheads(v["container_mib"], v["vm_mib"], v["guest_os_mib"], v["ksm"]))
 
-    def update(self) -> str:
+    def render(self) -> str:
         host, wl, ov = self.inputs()
-        text = density.explain(density.fit(host, wl, ov, self.limits), wl)
-        self.output.value = f"<pre style='font-size:12px'>{html.escape(text)}</pre>"
-        return text
-
-    def _changed(self, _change: dict) -> None:
-        self.update()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.box)
+        return pre(density.explain(density.fit(host, wl, ov, self.limits), wl))
 
 
 def measure_latency(n: int = 50) -> dict[str, float]:
     """Median and worst time (ms) from a slider change to the refreshed output."""
     wid = DensityWidget(limits=dict(density.DEFAULT_LIMITS))
-    times = []
-    ctl = wid.controls["host_ram_mib"]
-    for i in range(n):
-        t0 = time.perf_counter()
-        ctl.value = 4096 + 1024 * (i % 32)
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    return {"median_ms": times[len(times) // 2], "max_ms": times[-1], "n": n}
+
+    def change(i: int) -> None:
+        wid.controls["host_ram_mib"].value = 4096 + 1024 * (i % 32)
+
+    return _measure(change, n)

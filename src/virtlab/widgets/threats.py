@@ -9,6 +9,7 @@ import html
 from typing import Any
 
 from virtlab import security
+from virtlab.widgets import ModelView
 
 _COLOURS = {security.STOPS: "#2e7d32", security.PARTLY: "#b26a00", security.FAILS: "#c62828",
             security.NA: "#666666"}
@@ -28,8 +29,10 @@ def render(threat: str) -> str:
             + "".join(rows) + "</table>")
 
 
-class ThreatWidget:
+class ThreatWidget(ModelView):
     """A dropdown of threats above the assessment table."""
+
+    vertical = True
 
     def __init__(self, threat: str | None = None) -> None:
         import ipywidgets as w
@@ -37,22 +40,10 @@ class ThreatWidget:
         options = security.threats()
         self.dropdown = w.Dropdown(options=options, value=threat or options[0],
                                    description="threat")
-        self.output = w.HTML()
-        self.dropdown.observe(self._changed, names="value")
-        self.box = w.VBox([self.dropdown, self.output])
-        self.update()
+        self._build({"threat": self.dropdown})
 
-    def update(self) -> str:
-        self.output.value = render(self.dropdown.value)
-        return self.output.value
-
-    def _changed(self, _change: dict) -> None:
-        self.update()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.box)
+    def render(self) -> str:
+        return render(self.dropdown.value)
 
 
 def threat_widget(threat: str | None = None) -> Any:
