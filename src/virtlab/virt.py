@@ -237,15 +237,20 @@ def _download_kernel(workdir: Path) -> Path:
     if shutil.which("apt-get") is None:
         raise MissingImage("no readable kernel in /boot and no apt-get to download one: put a "
                            "vmlinuz into " + str(SYSTEM_VM_DIR) + " or build on Debian/Ubuntu")
-    pkg = "linux-image-amd64"
-    dep = subprocess.run(["apt-cache", "depends", pkg], capture_output=True, text=True,
-                         timeout=60, check=False).stdout
-    m = re.search(r"Depends:\s*(linux-image-\S+)", dep)
-    if m:
-        pkg = m.group(1)
-    res = subprocess.run(["apt-get", "download", "-q", pkg], cwd=workdir, capture_output=True,
-                         text=True, timeout=600, check=False)
-    debs = sorted(workdir.glob("linux-image-*.deb"))
+    for attempt in (1, 2):
+        pkg = "linux-image-amd64"
+        dep = subprocess.run(["apt-cache", "depends", pkg], capture_output=True, text=True,
+                             timeout=60, check=False).stdout
+        m = re.search(r"Depends:\s*(linux-image-\S+)", dep)
+        if m:
+            pkg = m.group(1)
+        res = subprocess.run(["apt-get", "download", "-q", pkg], cwd=workdir, capture_output=True,
+                             text=True, timeout=600, check=False)
+        debs = sorted(workdir.glob("linux-image-*.deb"))
+        if debs or attempt == 2 or os.geteuid() != 0:
+            break
+        # a fresh machine may have empty package lists: refresh them once and try again
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600, check=False)
     if res.returncode != 0 or not debs:
         raise MissingImage(f"apt-get download {pkg} failed: {res.stderr.strip()[-300:]} "
                            "(run `apt-get update` first?)")
