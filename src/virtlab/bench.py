@@ -160,6 +160,18 @@ def best_difference(loop: Callable[[], float], baseline: Callable[[], float], tr
     return min(a) - min(b)
 
 
+def _charged_mib(cg: Any, proc: subprocess.Popen) -> float:
+    """MiB the kernel charges to ``cg`` while ``proc`` (a sleeping busybox) runs in it; then
+    stop everything in the cgroup."""
+    try:
+        time.sleep(0.2)
+        return (cg.usage().memory_bytes or 0) / 2**20
+    finally:
+        cg.kill()
+        proc.kill()
+        proc.wait(5)
+
+
 def _busybox() -> str:
     return str(rootfs.busybox_path())
 
@@ -277,15 +289,7 @@ class HostTarget(Target):
         from virtlab import cgroups
 
         with cgroups.CourseCgroup(f"bench-{uuid.uuid4().hex[:6]}") as cg:
-            p = cg.popen([_busybox(), "sleep", "30"])
-            try:
-                time.sleep(0.2)
-                used = cg.usage().memory_bytes or 0
-            finally:
-                cg.kill()
-                p.kill()
-                p.wait(5)
-        return used / 2**20
+            return _charged_mib(cg, cg.popen([_busybox(), "sleep", "30"]))
 
     def storage(self) -> float:
         return tree_bytes(Path(_busybox())) / 2**20
@@ -333,15 +337,8 @@ class NsTarget(Target):
 
     def memory(self) -> float:
         with self._cgroup() as cg:
-            p = cg.popen(self._argv("sleep", "30"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                time.sleep(0.2)
-                used = cg.usage().memory_bytes or 0
-            finally:
-                cg.kill()
-                p.kill()
-                p.wait(5)
-        return used / 2**20
+            return _charged_mib(cg, cg.popen(self._argv("sleep", "30"), stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL))
 
     def storage(self) -> float:
         return tree_bytes(rootfs.default_rootfs()) / 2**20
