@@ -31,6 +31,8 @@ say "4/4 notebooks, lax, live against the real services (VIRTLAB_MODE=live)"
 if [ "${VIRTLAB_REQUIRE_LIVE:-0}" = 1 ] || "$BIN/python" -c "from virtlab import modes; raise SystemExit(1 if modes.live_gaps() else 0)" 2>/dev/null; then
   # shellcheck disable=SC2086
   run env VIRTLAB_MODE=live "$BIN/pytest" --nbval-lax $NOTEBOOKS -p no:cacheprovider -q
+  say "after the live notebooks: nothing of the course's may be left on the host"
+  run "$BIN/pytest" tests/unit/test_zz_leftovers.py -p no:cacheprovider -q
 else
   echo "[test] skipped: this machine cannot run every section live (see \`make doctor\`)."
   echo "[test] On a lab VM: sudo make provision, then make test."
