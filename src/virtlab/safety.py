@@ -20,7 +20,7 @@ from virtlab import PREFIX
 
 T = TypeVar("T")
 
-_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+_NAME_RE = re.compile(r"[a-z][a-z0-9-]*")
 MAX_NAME = 40
 
 
@@ -55,7 +55,7 @@ def course_name(name: str, *, prefix: str = PREFIX) -> str:
         raise ValueError(
             f"name {name!r} is too long ({len(full)} characters with the prefix, at most {MAX_NAME})"
         )
-    if not _NAME_RE.match(full) or full.endswith("-") or "--" in full:
+    if not _NAME_RE.fullmatch(full) or full.endswith("-") or "--" in full:
         raise ValueError(
             f"name {name!r} is not allowed: use lowercase letters, digits and single '-', "
             "starting with a letter (for example 'web1')"

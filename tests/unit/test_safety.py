@@ -12,7 +12,7 @@ from virtlab import safety
 
 
 @pytest.mark.parametrize("bad", ["Web", "web_1", "a" * 70, "web;rm -rf /", "", "web-",
-                                 "we--b", "web 1", "$(id)", "../etc"])
+                                 "we--b", "web 1", "$(id)", "../etc", "web\n", "\n"])
 def test_bad_names_are_refused(bad):
     with pytest.raises(ValueError, match="name"):
         safety.course_name(bad)

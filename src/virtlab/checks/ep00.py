@@ -6,8 +6,11 @@ from virtlab import modes, probe
 from virtlab.checks import verdict
 
 
-def check_accelerator(answer: str) -> bool:
+def check_accelerator(answer: str | None) -> bool:
     """Exercise 1: which accelerator will libvirt guests use on *this* machine?"""
+    if answer is None:
+        print("type your answer between the brackets: \"kvm\" or \"tcg\"")
+        return False
     truth = probe.kvm().accelerator
     ok = str(answer).strip().lower() == truth
     return verdict(ok, f"yes: libvirt guests here use {truth.upper()} — {probe.kvm().reason}",

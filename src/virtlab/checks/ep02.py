@@ -14,7 +14,8 @@ def check_signal(answer: object) -> bool:
     """Exercise 1: which signal does the OOM killer send?"""
     a = str(answer).strip().upper()
     a = {"9": "SIGKILL", "KILL": "SIGKILL"}.get(a, a)
-    return check_answer(a, "d8dce5d7f9cf6637", hint="it is the one signal a process cannot catch")
+    return check_answer(a, "d8dce5d7f9cf6637",
+                        hint="it ends a process and can be neither caught nor ignored")
 
 
 def _live() -> bool:
