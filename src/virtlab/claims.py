@@ -101,8 +101,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("lxc-resource-efficiency", "containers",
           "Containers consume minimal system resources compared to full virtual machines",
           "holds",
-          "Measured here: a container's host-side memory is a few MiB (its cgroup), a VM's is the "
-          "QEMU process with guest RAM, a guest kernel and device models (~200 MiB for a 128 MiB guest).",
+          "Measured here: an idle busybox container's host-side memory (its cgroup) is under a MiB, a VM's is "
+          "the QEMU process with guest RAM, a guest kernel and device models (~160-240 MiB for a 128 MiB guest).",
           (_e("measurement", "memory overhead: cgroup usage vs QEMU RSS", "virtlab bench: memory_mib"),)),
     Claim("lxc-density-6000", "containers",
           "up to 6,000 containers with 12,000 root filesystem directory mounts",
@@ -167,7 +167,7 @@ CLAIMS: tuple[Claim, ...] = (
           "partly",
           "KVM runs guest CPUs and memory; the virtual hardware (disks, NICs, firmware) is emulated "
           "by a user-space VMM such as QEMU or Firecracker. KVM is not x86-only (arm64, s390, "
-          "POWER, RISC-V).",
+          "POWER, RISC-V, LoongArch).",
           (_e("live", "the raw KVM API: the VMM (our Python) handles the guest's I/O port exit", "episode 05"),)),
     Claim("kvm-own-kernel-complete-isolation", "kvm",
           "Each virtual machine operates with its own kernel instance, providing complete isolation from the host system and other virtual machines",
@@ -175,7 +175,7 @@ CLAIMS: tuple[Claim, ...] = (
           "Own kernel: yes. 'Complete': no — the VMM and the host kernel are shared attack "
           "surface (VENOM CVE-2015-3456 escaped through QEMU's floppy emulation) and CPU side "
           "channels cross VM boundaries. The boundary is much narrower than a container's "
-          "(8 documented KVM hypercalls vs ~358 syscalls), which is the real argument.",
+          "(9 documented KVM hypercalls, 7 of them on x86, vs ~360 x86-64 syscalls), which is the real argument.",
           (_e("source", "VENOM, CVE-2015-3456", VENOM),
            _e("source", "KVM hypercalls documentation", KVM_HYPERCALLS),
            _e("live", "a guest kernel panic does not touch the host", "episode 06"))),
@@ -253,7 +253,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("table-memory", "performance",
           "Memory Overhead | Minimal (shared kernel) | High (separate OS instances)",
           "holds",
-          "Measured: container overhead is its cgroup's few MiB; a VM costs the guest RAM it "
+          "Measured: an idle container's overhead is its cgroup's share, under a MiB here; a VM costs the guest RAM it "
           "touches plus QEMU (device models, TCG translation cache). KSM and ballooning reduce the "
           "VM side on dense hosts.",
           (_e("measurement", "memory overhead per target", "virtlab bench: memory_mib"),)),

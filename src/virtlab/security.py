@@ -90,8 +90,8 @@ CASE_STUDIES: tuple[CaseStudy, ...] = (
     CaseStudy(
         "CVE-2019-5736", "runc /proc/self/exe overwrite", 2019, "container runtime (runc, also LXC)",
         "hosts whose containers run as real root (no user namespace)",
-        "root inside the container plus an `exec` into it by the host: the container rewrites the "
-        "host's runc binary through /proc/self/exe",
+        "root inside the container plus the host running runc into it again (an `exec`, or starting "
+        "a malicious image): the container rewrites the host's runc binary through /proc/self/exe",
         "user namespaces (container root is an unprivileged host uid and cannot write the binary); "
         "SELinux in enforcing mode; the fix runs runc from a sealed memfd copy",
         (_nvd("CVE-2019-5736"), "https://www.openwall.com/lists/oss-security/2019/02/11/2",
@@ -1008,7 +1008,7 @@ def show_surface(r: modes.Result) -> None:
     print(f"  cross-check, kernel headers installed here: {d['syscalls_headers']} __NR_ entries")
     x86 = d["hypercalls_x86"]
     print(f"KVM hypercalls in <linux/kvm_para.h>: {len(d['hypercalls_all'])} "
-          f"(all architectures), {len(x86)} on x86, {len(d['hypercalls_x86_active'])} not deprecated:")
+          f"(all architectures), {len(x86)} on x86 ({len(d['hypercalls_x86_active'])} of them not deprecated):")
     print("  " + ", ".join(sorted(x86, key=x86.get)))
     if d["qemu"]:
         print("devices a QEMU guest can reach (info qtree, no disk, no NIC):")
