@@ -358,3 +358,24 @@ def show() -> None:
         except CapabilityMissing as err:
             line = f"IMPOSSIBLE {err.missing} — {err.fix}"
         print(f"{name:<{w}}  {line}")
+
+
+def recorded_counterpart(result: Result, *, quiet: bool = False) -> Result | None:
+    """The recording of a real live run of the demo behind ``result`` — but only when ``result``
+    itself came from an *embedded* backend (say libvirt's test driver, which has no guest).
+
+    It lets a learner without daemons see what the real thing did, labelled RECORDED with its
+    provenance. ``None`` when ``result`` was live or recorded already, or no recording exists.
+    """
+    if result.backend.mode != "embedded":
+        return None
+    try:
+        rec = load_recording(result.key)
+    except RecordingMissing:
+        return None
+    backend = Backend(result.backend.section, "recorded", "recorded output",
+                      "the embedded backend above cannot show this")
+    real = Result(result.key, backend, rec["data"], rec.get("provenance", {}))
+    if not quiet:
+        print(backend.banner(real.provenance, result.key))
+    return real

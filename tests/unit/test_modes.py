@@ -119,3 +119,20 @@ def test_live_run_prints_one_banner_line(monkeypatch, tmp_demo, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("[virtlab] namespaces: ")
     assert r.backend.mode in ("live", "embedded")
+
+
+def test_recorded_counterpart_only_for_embedded_results(monkeypatch, tmp_demo, capsys):
+    if not modes.SECTIONS["namespaces"].live().ok:
+        pytest.skip("recording needs the namespaces section live (root)")
+    monkeypatch.setenv("VIRTLAB_MODE", "embedded")
+    emb = modes.run("test.hostname", quiet=True)
+    assert emb.backend.mode == "embedded"
+    assert modes.recorded_counterpart(emb) is None  # nothing recorded yet
+    modes.record("test.hostname")
+    capsys.readouterr()
+    real = modes.recorded_counterpart(emb)
+    assert real is not None and real.recorded and real.data["mode"] == "live"
+    assert "RECORDED, not live" in capsys.readouterr().out
+    monkeypatch.setenv("VIRTLAB_MODE", "auto")
+    live = modes.run("test.hostname", quiet=True)
+    assert live.backend.mode == "live" and modes.recorded_counterpart(live) is None
