@@ -812,8 +812,12 @@ def medians(data: Any) -> dict[tuple[str, str], float]:
 # --------------------------------------------------------------------------- demo (notebook 08)
 @modes.demo("bench.quick", section="bench")
 def demo_quick(backend: modes.Backend) -> dict[str, Any]:
-    """The quick profile on every target this machine can run (live), as JSON-able data."""
-    res = run(profile="quick", progress=False, command="virtlab record bench.quick")
+    """The quick profile on every target this machine can run (live), as JSON-able data.
+
+    Where live was demanded (``VIRTLAB_MODE=live``, or ``virtlab record``) every target must
+    run: a missing one is an error, never a silently shorter table."""
+    res = run(profile="quick", progress=False, require=backend.forced,
+              command="virtlab record bench.quick")
     return res.to_dict()
 
 

@@ -490,11 +490,7 @@ def read_usage(version: str, paths: dict[str, Path]) -> Usage:
             u.cpu_periods = int(cs["nr_periods"])
             u.cpu_throttled_periods = int(cs["nr_throttled"])
             u.cpu_throttled_seconds = int(cs["throttled_usec"]) / 1e6
-        u.pids_current = _int(_read(uni / "pids.current"))
-        u.pids_limit = _int(_read(uni / "pids.max"))
-        pev = _keyed(_read(uni / "pids.events"))
-        if pev:
-            u.pids_denied = int(pev.get("max", 0))
+        _read_pids(uni, u)
         return u
     m = paths.get("memory")
     if m is not None:
@@ -516,14 +512,18 @@ def read_usage(version: str, paths: dict[str, Path]) -> Usage:
             u.cpu_periods = int(cs["nr_periods"])
             u.cpu_throttled_periods = int(cs["nr_throttled"])
             u.cpu_throttled_seconds = int(cs["throttled_time"]) / 1e9
-    p = paths.get("pids")
-    if p is not None:
-        u.pids_current = _int(_read(p / "pids.current"))
-        u.pids_limit = _int(_read(p / "pids.max"))
-        pev = _keyed(_read(p / "pids.events"))
-        if pev:
-            u.pids_denied = int(pev.get("max", 0))
+    if paths.get("pids") is not None:
+        _read_pids(paths["pids"], u)
     return u
+
+
+def _read_pids(d: Path, u: Usage) -> None:
+    """The pids controller's files are named alike in v1 and v2."""
+    u.pids_current = _int(_read(d / "pids.current"))
+    u.pids_limit = _int(_read(d / "pids.max"))
+    pev = _keyed(_read(d / "pids.events"))
+    if pev:
+        u.pids_denied = int(pev.get("max", 0))
 
 
 # --------------------------------------------------------------------------- removal & cleanup

@@ -177,6 +177,9 @@ class Backend:
     mode: str  # live / embedded / recorded
     detail: str  # what serves the cell
     reason: str = ""  # why this mode (when not the best one)
+    #: live was demanded (VIRTLAB_MODE=live, or a recording): a demo must not degrade, e.g. by
+    #: skipping a part it cannot run — it must fail instead
+    forced: bool = False
 
     def banner(self, provenance: dict[str, Any] | None = None, key: str | None = None) -> str:
         if self.mode == "recorded":
@@ -208,7 +211,7 @@ def resolve(name: str, mode: str | None = None, *, has_embedded: bool = True) ->
         a = sec.live()
         if not a.ok:
             raise CapabilityMissing(name, "live", a.detail, a.fix)
-        return Backend(name, "live", a.detail)
+        return Backend(name, "live", a.detail, forced=True)
     if mode == "auto":
         a = sec.live()
         if a.ok:

@@ -112,3 +112,19 @@ def test_best_difference_takes_the_best_of_each():
     loops = iter([3.0, 1.0, 2.0])
     bases = iter([0.5, 0.2, 0.9])
     assert bench.best_difference(lambda: next(loops), lambda: next(bases)) == pytest.approx(0.8)
+
+
+def test_demanded_live_demo_fails_rather_than_skipping_a_target(monkeypatch, tmp_path):
+    """VIRTLAB_MODE=live / `virtlab record`: a target that cannot run is an error, not a gap."""
+    from virtlab import bench, modes, probe
+
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    monkeypatch.setattr(probe, "LXD_SOCKETS", ())
+    probe.lxd(refresh=True)
+    try:
+        forced = modes.Backend("bench", "live", "test", forced=True)
+        with pytest.raises(bench.BenchError, match="target lxd is not available"):
+            bench.demo_quick(forced)
+    finally:
+        monkeypatch.undo()
+        probe.lxd(refresh=True)

@@ -136,3 +136,14 @@ def test_recorded_counterpart_only_for_embedded_results(monkeypatch, tmp_demo, c
     monkeypatch.setenv("VIRTLAB_MODE", "auto")
     live = modes.run("test.hostname", quiet=True)
     assert live.backend.mode == "live" and modes.recorded_counterpart(live) is None
+
+
+def test_only_a_demanded_live_backend_is_forced(monkeypatch):
+    if not modes.SECTIONS["namespaces"].live().ok:
+        pytest.skip("needs the namespaces section live (root)")
+    monkeypatch.setenv("VIRTLAB_MODE", "auto")
+    assert modes.resolve("namespaces").forced is False
+    monkeypatch.setenv("VIRTLAB_MODE", "live")
+    assert modes.resolve("namespaces").forced is True
+    monkeypatch.setenv("VIRTLAB_MODE", "embedded")
+    assert modes.resolve("namespaces").forced is False

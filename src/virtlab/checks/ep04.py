@@ -49,18 +49,25 @@ def _host_memory_limit(cgroup: dict[str, str]) -> int | None:
     return min(limits) if limits else None
 
 
-def check_web(name: str = "web", memory: str = "64MiB", processes: int = 50) -> bool:
-    """Exercise 1: a running course instance ``vl-web`` limited to 64 MiB and 50 processes."""
+def _instance(name: str, hint: str):  # noqa: ANN202 - a virtlab.lxd.Instance or None
+    """The learner's course instance from the real daemon, or None (with the reason printed)."""
     if not _live():
         print(NOT_LIVE)
-        return False
+        return None
     from virtlab import lxd
 
     try:
-        inst = lxd.get(name)
+        return lxd.get(name)
     except LookupError as err:
-        return verdict(False, "", f"no course instance vl-{name} yet ({err}); launch it with "
-                                  "vl.lxd.launch(...)")
+        verdict(False, "", f"no course instance vl-{name} ({err}): {hint}")
+        return None
+
+
+def check_web(name: str = "web", memory: str = "64MiB", processes: int = 50) -> bool:
+    """Exercise 1: a running course instance ``vl-web`` limited to 64 MiB and 50 processes."""
+    inst = _instance(name, "launch it with vl.lxd.launch(...)")
+    if inst is None:
+        return False
     cfg = inst.config
     st = inst.state()
     want = parse_size(memory)
@@ -113,15 +120,9 @@ def check_root_uid(answer: object) -> bool:
 
 def check_snapshot(name: str = "web", snapshot: str = "clean") -> bool:
     """Exercise 3: ``vl-web`` has a snapshot ``clean`` and, after the restore, ``ls`` works."""
-    if not _live():
-        print(NOT_LIVE)
+    inst = _instance(name, "do exercise 1 first")
+    if inst is None:
         return False
-    from virtlab import lxd
-
-    try:
-        inst = lxd.get(name)
-    except LookupError as err:
-        return verdict(False, "", f"no course instance vl-{name} ({err}): do exercise 1 first")
     snaps = inst.snapshots()
     if snapshot not in snaps:
         return verdict(False, "", f"{inst.name} has no snapshot {snapshot!r} (it has: "
