@@ -1,13 +1,16 @@
 """Shared fixtures: capability gates that skip on a laptop and *fail* in CI.
 
-``need("lxd")`` skips the test when this machine cannot serve the section live — unless
-``VIRTLAB_REQUIRE_LIVE=1`` (set by .ci/run), which turns "capability missing" into a failure so
-CI can never silently skip the live tests.
+``need("lxd")`` skips the test when this machine cannot serve the section live, and
+``need_tool("newuidmap", "uidmap")`` when a host tool is missing. With ``VIRTLAB_REQUIRE_LIVE=1``
+(set by .ci/run for the provisioned stages) **every** skip — these, ``pytest.skip``,
+``importorskip`` and ``skipif`` marks alike — is turned into a failure by the hook below, so CI can
+never silently skip a test.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -21,11 +24,34 @@ def need_live(section: str) -> modes.Backend:
     try:
         return modes.resolve(section, "live")
     except modes.CapabilityMissing as err:
-        if REQUIRE_LIVE:
-            pytest.fail(f"VIRTLAB_REQUIRE_LIVE=1 but {err}")
         pytest.skip(str(err))
+
+
+def need_tool(tool: str, package: str) -> str:
+    """Skip (or, in CI, fail) unless the host tool ``tool`` is on PATH; return its path."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"the host tool {tool} is not installed (Debian/Ubuntu package {package}; "
+                    "`sudo labs/lab-vm/provision.sh` installs it)")
+    return path
 
 
 @pytest.fixture
 def need():
     return need_live
+
+
+@pytest.fixture(name="need_tool")
+def _need_tool():
+    return need_tool
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201 - pytest hook
+    """Under VIRTLAB_REQUIRE_LIVE=1 a skipped test is a failed test (one place for every skip)."""
+    outcome = yield
+    rep = outcome.get_result()
+    if REQUIRE_LIVE and rep.skipped and not hasattr(rep, "wasxfail"):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = f"VIRTLAB_REQUIRE_LIVE=1 turns this skip into a failure: {reason}"

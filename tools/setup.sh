@@ -50,5 +50,12 @@ say "installing the course package with extras [$extras] (first time: a minute o
   | grep -vE 'BuildBackendWarning|^\s*$|is ignored: it is neither' || true
 "$VENV/bin/python" -c 'import virtlab, jupyterlab, ipywidgets, nbval, pylxd' \
   || { echo "[setup] ERROR: the environment is incomplete (see pip's messages above)" >&2; exit 1; }
+# 3. a static busybox (the mini container's root filesystem): without root, Debian's package is
+#    fetched with `apt-get download` into the course's data folder
+if ! "$VENV/bin/python" -c 'from virtlab import probe; raise SystemExit(probe.busybox() is None)'; then
+  say "no static busybox on this machine: fetching Debian's busybox-static (no root needed) ..."
+  "$VENV/bin/python" -c 'from virtlab import rootfs; print("[setup] busybox:", rootfs.fetch_busybox())' \
+    || say "NOTE: no static busybox (see above): the container cells will replay recorded output"
+fi
 touch "$VENV/.virtlab-setup"
 say "ready in $(( $(date +%s) - t0 )) s ($VENV, extras: $extras)"

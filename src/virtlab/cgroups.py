@@ -208,10 +208,14 @@ class CourseCgroup:
     # ----------------------------------------------------------------- planning (no side effects)
     def _plan(self, v2_root: Path | None) -> dict[str, Path]:
         info = probe.cgroups()
+        bases = {k: Path(v) for k, v in info.bases.items()}
         plan: dict[str, Path] = {}
-        v2 = v2_root or _v2_mount()
+        v2 = v2_root or bases.get("unified")
         if self.version == "v2":
             if v2 is None:
+                if _v2_mount() is not None and not probe.is_root():
+                    raise CgroupError(f"no cgroup v2 subtree is delegated to you ({info.detail}); "
+                                      "run the course as root, or ask for a delegated subtree")
                 raise CgroupError("there is no cgroup2 hierarchy mounted here; use version='v1'")
             have = set(_read(v2 / "cgroup.controllers").split()) if _read(v2 / "cgroup.controllers") else set()
             for ctrl, wanted in (("memory", self.memory), ("cpu", self.cpu_quota), ("pids", self.pids)):
@@ -224,11 +228,15 @@ class CourseCgroup:
         else:
             seen: set[Path] = set()
             for ctrl in V1_USED:
-                mnt = info.v1_controllers.get(ctrl)
+                mnt = bases.get(ctrl)
                 if ctrl == "freezer" and v2 is not None:
                     continue  # the v2 companion gives cgroup.freeze
                 if mnt is None:
                     if ctrl in ("memory", "cpu", "pids"):
+                        if ctrl in info.v1_controllers:
+                            raise CgroupError(f"the v1 {ctrl} hierarchy has no course subtree you may "
+                                              f"write ({info.detail}); run as root or ask for a "
+                                              "delegated subtree")
                         raise CgroupError(f"the v1 {ctrl} controller is not mounted; use version='v2'")
                     continue
                 p = Path(mnt) / self.name
@@ -577,13 +585,20 @@ def _rmdir_retry(d: Path, dl: Deadline) -> None:
 
 
 def course_cgroup_dirs(prefix: str = PREFIX) -> list[Path]:
-    """Every course cgroup directory (top level of each hierarchy, name starting with prefix)."""
+    """Every course cgroup directory the caller may remove (name starting with ``prefix``).
+
+    A learner sees only their own delegated subtree; root sees the top of every hierarchy and
+    every learner's subtree.
+    """
     if not prefix.startswith(PREFIX):
         raise ValueError(f"prefix must start with {PREFIX!r}")
     info = probe.cgroups()
-    roots = {Path(m) for m in info.v1_controllers.values()}
-    if info.v2_mount:
-        roots.add(Path(info.v2_mount))
+    roots = {Path(b) for b in info.bases.values()}
+    if probe.is_root():
+        for top in list(roots):
+            learners = top / probe.DELEGATED_DIR
+            with contextlib.suppress(OSError):
+                roots.update(d for d in learners.iterdir() if d.is_dir())
     found = []
     for root in sorted(roots):
         with contextlib.suppress(OSError):

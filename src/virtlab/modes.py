@@ -73,16 +73,25 @@ class Availability:
     ok: bool
     detail: str  # what serves the cell when ok, else what is missing
     fix: str = ""
+    privileged: bool = False  # served as root (a demo may do what only root can)
 
 
 def _ns_live() -> Availability:
+    """The real kernel's namespaces: as root, or as any user through an unprivileged user
+    namespace (a learner on a lab VM needs no root for them)."""
     ns = probe.namespaces()
-    bad = [k for k, v in ns.as_current_user.items() if v != "ok"]
-    if not probe.is_root():
-        return Availability(False, "not root", "run the course as root on a lab VM (sudo make lab)")
-    if bad:
-        return Availability(False, f"unshare fails for: {', '.join(bad)}", "use a Linux lab VM")
-    return Availability(True, f"the host kernel (Linux {probe.kernel()['release']}), as root")
+    rel = probe.kernel()["release"]
+    if probe.is_root():
+        bad = [k for k, v in ns.as_current_user.items() if v != "ok"]
+        if bad:
+            return Availability(False, f"unshare fails for: {', '.join(bad)}", "use a Linux lab VM")
+        return Availability(True, f"the host kernel (Linux {rel}), as root", privileged=True)
+    if ns.unprivileged_userns:
+        return Availability(True, f"the host kernel (Linux {rel}), as uid {os.getuid()} through an "
+                                  "unprivileged user namespace")
+    return Availability(False, f"not root, and unprivileged user namespaces are not allowed "
+                               f"({ns.unprivileged_detail})",
+                        "use a lab VM (any user), or run the course as root")
 
 
 def _ns_embedded() -> Availability:
@@ -94,13 +103,34 @@ def _ns_embedded() -> Availability:
                         "use a lab VM, or a machine whose kernel allows unprivileged user namespaces")
 
 
+def _container_live() -> Availability:
+    a = _ns_live()
+    if a.ok and probe.busybox() is None:
+        return Availability(False, "no static busybox for the container's root filesystem",
+                            probe.BUSYBOX_FIX)
+    return a
+
+
+def _container_embedded() -> Availability:
+    a = _ns_embedded()
+    if a.ok and probe.busybox() is None:
+        return Availability(False, "no static busybox for the container's root filesystem",
+                            probe.BUSYBOX_FIX)
+    return a
+
+
 def _cg_live() -> Availability:
     cg = probe.cgroups()
-    if not probe.is_root():
-        return Availability(False, "not root", "run the course as root on a lab VM (sudo make lab)")
-    if not cg.writable:
-        return Availability(False, cg.detail or "cgroups not writable", "use a Linux lab VM as root")
-    return Availability(True, f"the host kernel's cgroups ({cg.layout} layout)")
+    if probe.is_root():
+        if not cg.writable:
+            return Availability(False, cg.detail or "cgroups not writable", "use a Linux lab VM as root")
+        return Availability(True, f"the host kernel's cgroups ({cg.layout} layout)", privileged=True)
+    if cg.delegated:
+        return Availability(True, f"the host kernel's cgroups ({cg.layout} layout), the course "
+                                  f"subtree delegated to uid {os.getuid()}")
+    return Availability(False, f"not root, and no cgroup subtree is delegated to you ({cg.detail})",
+                        "on a lab VM, provisioning delegates one: `sudo labs/lab-vm/provision.sh "
+                        "--user $USER` (or run the course as root)")
 
 
 def _kvm_live() -> Availability:
@@ -153,7 +183,7 @@ SECTIONS: dict[str, Section] = {
     for s in (
         Section("namespaces", "Linux namespaces", _ns_live, _ns_embedded),
         Section("cgroups", "control groups", _cg_live),
-        Section("container", "a container from scratch", _ns_live, _ns_embedded),
+        Section("container", "a container from scratch", _container_live, _container_embedded),
         Section("lxd", "LXD system containers", _lxd_live),
         Section("libvirt", "libvirt + QEMU virtual machines", _libvirt_live, _libvirt_embedded),
         Section("kvm", "the raw KVM API", _kvm_live),
@@ -180,6 +210,8 @@ class Backend:
     #: live was demanded (VIRTLAB_MODE=live, or a recording): a demo must not degrade, e.g. by
     #: skipping a part it cannot run — it must fail instead
     forced: bool = False
+    #: served live *as root*: a demo may do what only root can (a learner's live backend is not)
+    privileged: bool = False
 
     def banner(self, provenance: dict[str, Any] | None = None, key: str | None = None) -> str:
         if self.mode == "recorded":
@@ -211,11 +243,11 @@ def resolve(name: str, mode: str | None = None, *, has_embedded: bool = True) ->
         a = sec.live()
         if not a.ok:
             raise CapabilityMissing(name, "live", a.detail, a.fix)
-        return Backend(name, "live", a.detail, forced=True)
+        return Backend(name, "live", a.detail, forced=True, privileged=a.privileged)
     if mode == "auto":
         a = sec.live()
         if a.ok:
-            return Backend(name, "live", a.detail)
+            return Backend(name, "live", a.detail, privileged=a.privileged)
         why_not_live = a.detail
     else:  # embedded
         why_not_live = "VIRTLAB_MODE=embedded"
@@ -347,6 +379,39 @@ def live_gaps() -> dict[str, str]:
         if not a.ok:
             gaps[name] = a.detail
     return gaps
+
+
+def embedded_gaps() -> dict[str, str]:
+    """Sections with an embedded form that cannot run embedded here, with why (empty: all can).
+
+    The committed notebook outputs are those of the embedded mode; where this machine lacks an
+    embedded form (no user namespaces, no static busybox, no libvirt-python), the cells show the
+    labelled recording instead, so those notebooks cannot match their committed outputs.
+    """
+    gaps = {}
+    for name, sec in SECTIONS.items():
+        if sec.embedded is _never:
+            continue
+        a = sec.embedded()
+        if not a.ok:
+            gaps[name] = a.detail
+    return gaps
+
+
+BANNER_PREFIX = "[virtlab] "
+
+
+def parse_banner(line: str) -> tuple[str, str] | None:
+    """``(section, mode)`` of one banner line printed by :func:`run`/:func:`banner`, else None."""
+    if not line.startswith(BANNER_PREFIX):
+        return None
+    sec, sep, rest = line[len(BANNER_PREFIX):].partition(": ")
+    if not sep or sec not in SECTIONS:
+        return None
+    if rest.startswith("RECORDED"):
+        return sec, "recorded"
+    mode = rest.split(" ", 1)[0]
+    return (sec, mode) if mode in ("live", "embedded") else None
 
 
 def show() -> None:

@@ -522,12 +522,12 @@ def _check_timeout(timeout: float) -> None:
 
 
 def unprivileged_for_mode(section: str = "namespaces") -> bool:
-    """Live mode runs as root; embedded mode as an unprivileged user (uid 65534 when root)."""
+    """Live mode as root runs as root; otherwise an unprivileged user (uid 65534 when root)."""
     b = modes.resolve(section)
     if b.mode == "recorded":
         raise modes.CapabilityMissing(section, "embedded", b.reason or "no user namespaces here",
                                       "use a lab VM or a machine that allows unprivileged user namespaces")
-    return b.mode != "live"
+    return not b.privileged
 
 
 def view(types: Iterable[str], *, unprivileged: bool | None = None, hostname: str | None = None,
@@ -753,7 +753,8 @@ def cleanup(prefix: str = PREFIX) -> list[str]:
 
 # --------------------------------------------------------------------------- demos
 def _backend_unpriv(backend: modes.Backend) -> bool:
-    return backend.mode != "live"
+    """Only a live backend served as root runs the demos as root."""
+    return not backend.privileged
 
 
 @modes.demo("namespaces.tour", section="namespaces", embedded=True)
@@ -827,7 +828,7 @@ def show_tour(r: modes.Result) -> None:
     d = r.data
     h = d["host"]
     c = d["children"]
-    print(f"as {'an unprivileged user (uid 65534 outside, uid 0 inside a user namespace)' if d['unprivileged'] else 'root'}")
+    print(f"as {'an unprivileged user (uid 0 inside a user namespace; see its uid_map)' if d['unprivileged'] else 'root'}")
     print(f"uts : hostname inside = {c['uts']['hostname']!r}; host's hostname unchanged: "
           f"{socket.gethostname() == h['hostname']}")
     print(f"pid : my pid inside = {c['pid']['pid']}; processes I can see = {c['pid']['visible_processes']}")

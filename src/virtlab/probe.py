@@ -84,6 +84,56 @@ class CgroupInfo:
     v1_controllers: dict[str, str]  # controller -> mount point
     writable: bool  # a course cgroup could be created and removed (live proof)
     detail: str = ""
+    #: where course cgroups go, per hierarchy ("unified" or a v1 controller): the mount points
+    #: for root; for anyone else the subtree provisioning delegated to them (may be empty)
+    bases: dict[str, str] = field(default_factory=dict)
+    #: not root, and a delegated course subtree is writable (live proof)
+    delegated: bool = False
+
+
+#: provisioning delegates ``<hierarchy>/virtlab-learners/<user>`` to each learner (owned by them)
+DELEGATED_DIR = "virtlab-learners"
+
+
+def _user_name() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def _own_v2_cgroup(v2_mount: str) -> Path | None:
+    """This process's cgroup in the cgroup2 hierarchy (from /proc/self/cgroup)."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            hid, _, rest = line.partition(":")
+            ctrls, _, path = rest.partition(":")
+            if hid == "0" and ctrls == "":
+                return Path(v2_mount) / path.lstrip("/")
+    except OSError:
+        pass
+    return None
+
+
+def _delegated_bases(v1: dict[str, str], v2_mount: str | None) -> dict[str, str]:
+    """The subtrees delegated to this (non-root) user: writable dirs owned by them."""
+    user = _user_name()
+    bases: dict[str, str] = {}
+    for ctrl, mnt in v1.items():
+        d = Path(mnt) / DELEGATED_DIR / user
+        if d.is_dir() and os.access(d, os.W_OK | os.X_OK) and os.access(d / "cgroup.procs", os.W_OK):
+            bases[ctrl] = str(d)
+    if v2_mount:
+        d = Path(v2_mount) / DELEGATED_DIR / user
+        own = _own_v2_cgroup(v2_mount)
+        # cgroup v2 moves a process only where the writer may write the common ancestor's
+        # cgroup.procs: the delegation is usable once this process already lives inside it
+        if d.is_dir() and os.access(d, os.W_OK | os.X_OK) and own is not None and (
+                own == d or d in own.parents):
+            bases["unified"] = str(d)
+    return bases
 
 
 def _mounts() -> list[tuple[str, str, str]]:
@@ -126,15 +176,24 @@ def _cgroups() -> CgroupInfo:
         layout = "v1"
     else:
         layout = "none"
+    if is_root():
+        bases = dict(v1)
+        if v2_mount:
+            bases["unified"] = v2_mount
+    else:
+        bases = _delegated_bases(v1, v2_mount)
     # Live proof: make and remove a course cgroup where the memory controller lives.
     target = None
     if "memory" in v2_ctrl and v2_mount:
-        target = Path(v2_mount)
+        target = Path(bases["unified"]) if "unified" in bases else None
     elif "memory" in v1:
-        target = Path(v1["memory"])
+        target = Path(bases["memory"]) if "memory" in bases else None
     writable = False
     detail = ""
-    if target is not None:
+    if target is None and not is_root() and ("memory" in v1 or "memory" in v2_ctrl):
+        detail = (f"no cgroup subtree delegated to {_user_name()} "
+                  f"(<cgroup mount>/{DELEGATED_DIR}/{_user_name()})")
+    elif target is not None:
         probe_dir = target / f"{PREFIX}probe-{uuid.uuid4().hex[:8]}"
         try:
             probe_dir.mkdir()
@@ -144,7 +203,24 @@ def _cgroups() -> CgroupInfo:
             detail = f"cannot create a cgroup under {target}: {err.strerror}"
     else:
         detail = "no memory controller is mounted"
-    return CgroupInfo(layout, v2_mount, v2_ctrl, v1, writable, detail)
+    return CgroupInfo(layout, v2_mount, v2_ctrl, v1, writable, detail, bases,
+                      delegated=writable and not is_root())
+
+
+# --------------------------------------------------------------------------- busybox
+BUSYBOX_FIX = ("install a static busybox: `sudo apt-get install busybox-static` (Debian/Ubuntu), or "
+               "run `make lab` / `make setup`, which fetches Debian's busybox-static into the "
+               "course's data folder without root")
+
+
+def busybox() -> str | None:
+    """Path of a static busybox the course can use, or None."""
+    from virtlab import rootfs
+
+    try:
+        return str(rootfs.busybox_path())
+    except rootfs.MissingTool:
+        return None
 
 
 # --------------------------------------------------------------------------- namespaces
@@ -468,7 +544,7 @@ def summary_rows(c: Capabilities) -> list[tuple[str, str, str]]:  # noqa: C901
         ("namespaces", ", ".join(f"{k}:{'ok' if v == 'ok' else 'no'}" for k, v in ns.as_current_user.items()),
          "unshare(2) of each type in a child"),
         ("unprivileged user ns", "yes" if ns.unprivileged_userns else f"no ({ns.unprivileged_detail})",
-         "unshare(CLONE_NEWUSER) as uid 65534" if c.root else "unshare(CLONE_NEWUSER)"),
+         f"unshare(CLONE_NEWUSER) as uid {65534 if c.root else os.getuid()}"),
         ("/dev/kvm", (f"usable (API {c.kvm.api_version})") if c.kvm.api_usable
          else ("present, not usable" if c.kvm.present else "absent"), "KVM_GET_API_VERSION + KVM_CREATE_VM"),
         ("vmx/svm CPU flags", "yes" if c.kvm.vmx_svm else "no", "/proc/cpuinfo"),

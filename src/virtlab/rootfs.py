@@ -18,6 +18,11 @@ class MissingTool(RuntimeError):
     """A host tool the course needs is not installed."""
 
 
+def fetched_busybox() -> Path:
+    """Where :func:`fetch_busybox` keeps Debian's static busybox (no root needed)."""
+    return data_dir() / "busybox-static" / "busybox"
+
+
 def data_dir() -> Path:
     """Where the course keeps what it builds (``VIRTLAB_DATA``; /var/lib/virtlab as root)."""
     env = os.environ.get("VIRTLAB_DATA")
@@ -33,9 +38,9 @@ def data_dir() -> Path:
 
 def busybox_path() -> Path:
     """The static busybox binary; a clear error when it is missing or dynamically linked."""
-    for cand in BUSYBOX_CANDIDATES:
+    for cand in (*BUSYBOX_CANDIDATES, fetched_busybox()):
         p = Path(cand)
-        if p.exists():
+        if p.is_file() and os.access(p, os.X_OK):
             with p.open("rb") as f:
                 head = f.read(4096)
             if b"/lib64/ld-linux" in head or b"ld-linux-x86-64" in p.read_bytes()[:65536]:
@@ -43,6 +48,37 @@ def busybox_path() -> Path:
             return p
     raise MissingTool(
         "a static busybox is needed (Debian/Ubuntu: `sudo apt-get install busybox-static`)")
+
+
+def fetch_busybox(timeout: float = 120.0) -> Path:
+    """Fetch Debian's ``busybox-static`` package as any user (``apt-get download``, no root) and
+    keep its one static binary in the course's data folder. Debian/Ubuntu only."""
+    import tempfile
+
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        raise MissingTool("no apt-get/dpkg-deb here to fetch busybox-static; install a static "
+                          "busybox with your distribution's package manager")
+    dest = fetched_busybox()
+    with tempfile.TemporaryDirectory(prefix="vl-busybox-") as tmp:
+        res = subprocess.run(["apt-get", "download", "-q", "busybox-static"], cwd=tmp,
+                             capture_output=True, text=True, timeout=timeout, check=False)
+        debs = sorted(Path(tmp).glob("busybox-static_*.deb"))
+        if res.returncode != 0 or not debs:
+            raise MissingTool("could not fetch busybox-static with `apt-get download` "
+                              f"({res.stderr.strip()[-200:] or res.returncode}); install it: "
+                              "`sudo apt-get install busybox-static`")
+        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(Path(tmp) / "x")], check=True,
+                       timeout=timeout, capture_output=True)
+        src = next((p for p in (Path(tmp) / "x/bin/busybox", Path(tmp) / "x/usr/bin/busybox")
+                    if p.is_file()), None)
+        if src is None:
+            raise MissingTool("the busybox-static package holds no bin/busybox")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_suffix(".part")
+        shutil.copy2(src, part)
+        os.chmod(part, 0o755)
+        part.rename(dest)
+    return dest
 
 
 def applets(busybox: Path | None = None) -> list[str]:

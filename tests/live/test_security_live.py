@@ -83,8 +83,9 @@ def test_must_fail_in_mini_container(need, host_unchanged):
     assert not [n for n in mc.running() if n.startswith(f"{PREFIX}sec-")]
 
 
-def test_must_fail_in_fresh_namespaces_mapped_like_lxd(need, host_unchanged):
+def test_must_fail_in_fresh_namespaces_mapped_like_lxd(need, need_tool, host_unchanged):
     need("security")
+    need_tool("newuidmap", "uidmap")  # unshare(1) maps a uid range only through it
     res = security.probe_namespaces(live=True)
     assert res.uid_map.split()[:2] == ["0", "100000"]
     assert_all_blocked(res, "namespaces")
@@ -159,8 +160,9 @@ def test_active_lsms_as_root(need):
         assert "apparmor" not in s["active"]
 
 
-def test_live_demos_run(need):
+def test_live_demos_run(need, need_tool):
     backend = need("security")
+    need_tool("qemu-system-x86_64", "qemu-system-x86")  # the surface demo counts QEMU's devices
     demos = modes.demos()
     k = demos["security.kernel"].fn(backend)
     assert k["same_kernel"] and k["ns_release"] == k["host_release"]

@@ -39,6 +39,46 @@ def test_design_card_everywhere():
     assert DESIGN_CARD <= yaml_packages(ROOT / "binder" / "environment.yml")
 
 
+def runtime_dependencies() -> set[str]:
+    """What a learner's kernel needs: the package's dependencies and its lab + libvirt extras
+    (the test extra is for developers and CI)."""
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = py["optional-dependencies"]
+    return names(py["dependencies"]) | names(extras["lab"]) | names(extras["libvirt"])
+
+
+def test_every_runtime_dependency_is_in_both_environment_files():
+    """postBuild installs the package with --no-deps: a dependency missing from binder/ breaks
+    Binder at run time (pyseccomp did, in episode 07)."""
+    need = runtime_dependencies()
+    assert {"pyseccomp", "pylxd", "libvirt-python", "jupyterlab"} <= need
+    for f in (ROOT / "environment.yml", ROOT / "binder" / "environment.yml"):
+        missing = need - yaml_packages(f)
+        assert not missing, f"{f.relative_to(ROOT)} lacks {sorted(missing)}"
+
+
+def test_environment_files_declare_nothing_the_package_does_not_use():
+    runtime = runtime_dependencies()
+    extra_ok = {"python", "nbval"}  # the interpreter; nbval lets a learner check the notebooks
+    for f in (ROOT / "environment.yml", ROOT / "binder" / "environment.yml"):
+        stray = yaml_packages(f) - runtime - extra_ok
+        assert not stray, f"{f.relative_to(ROOT)} installs {sorted(stray)}, which pyproject does not list"
+
+
+def test_postbuild_smoke_imports_every_runtime_library_and_installs_lab_settings():
+    post = (ROOT / "binder" / "postBuild").read_text()
+    import_names = {"pyseccomp": "pyseccomp", "libvirt-python": "libvirt", "pylxd": "pylxd",
+                    "jupyterlab": "jupyterlab", "ipywidgets": "ipywidgets", "matplotlib": "matplotlib",
+                    "pandas": "pandas", "psutil": "psutil", "tqdm": "tqdm", "jupytext": "jupytext"}
+    for dist in runtime_dependencies():
+        assert f'"{import_names[dist]}"' in post, f"postBuild does not import {dist}"
+    assert "overrides.json" in post
+    import json
+
+    over = json.loads((ROOT / "binder" / "overrides.json").read_text())
+    assert over["@jupyterlab/notebook-extension:tracker"]["windowingMode"] == "defer"
+
+
 def test_jupyterlab4_and_ipywidgets8_pinned_alike():
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["lab"]
     for f in (ROOT / "environment.yml", ROOT / "binder" / "environment.yml"):

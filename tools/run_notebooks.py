@@ -1,0 +1,93 @@
+"""Run notebooks top to bottom as the current user and tally which backend served each section.
+
+Every live cell prints a banner (``[virtlab] lxd: live — ...``); this counts them per section and
+mode, fails when a cell raises, and, with ``--expect-live``, when a listed section was served by
+anything but the live backend. The tally is written as JSON for the README's audience table
+(``tools/audience_table.py``).
+
+    python tools/run_notebooks.py --audience learner --expect-live lxd,libvirt \\
+        --out build/audiences/learner.json notebooks/*.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from virtlab import modes, probe
+
+
+def tally(nb: nbformat.NotebookNode) -> Counter:
+    c: Counter = Counter()
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            for line in str(out.get("text", "")).splitlines():
+                b = modes.parse_banner(line)
+                if b:
+                    c[b] += 1
+    return c
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("notebooks", nargs="+")
+    ap.add_argument("--audience", required=True, help="name of the audience this run stands for")
+    ap.add_argument("--expect-live", default="", help="comma-separated sections that must be live")
+    ap.add_argument("--out", help="write the tally here (JSON)")
+    ap.add_argument("--timeout", type=int, default=600, help="per cell, seconds")
+    args = ap.parse_args()
+    expect = [s for s in args.expect_live.split(",") if s]
+    for s in expect:
+        modes.section(s)  # unknown names are an error
+    total: Counter = Counter()
+    failures: list[str] = []
+    per_nb: dict[str, float] = {}
+    for path in args.notebooks:
+        nb = nbformat.read(path, as_version=4)
+        t0 = time.monotonic()
+        print(f"[run] {path} ...", flush=True)
+        try:
+            NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+        except CellExecutionError as err:
+            failures.append(f"{path}: {str(err).strip().splitlines()[-1][:300]}")
+        per_nb[path] = round(time.monotonic() - t0, 1)
+        total.update(tally(nb))
+    sections: dict[str, dict[str, int]] = {}
+    for (sec, mode), n in sorted(total.items()):
+        sections.setdefault(sec, {"live": 0, "embedded": 0, "recorded": 0})[mode] += n
+    for s in expect:
+        got = sections.get(s, {})
+        if not got.get("live"):
+            failures.append(f"section {s}: expected live, got none live ({got or 'no banner'})")
+        elif got.get("embedded") or got.get("recorded"):
+            failures.append(f"section {s}: expected every cell live, got {got}")
+    report = {
+        "audience": args.audience, "date": dt.date.today().isoformat(),
+        "uid": os.getuid(), "mode": os.environ.get("VIRTLAB_MODE", "auto"),
+        "kernel": probe.kernel()["release"], "sections": sections, "seconds": per_nb,
+        "expect_live": expect, "failures": failures,
+    }
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    for sec, m in sections.items():
+        print(f"[run] {sec:<10} live {m['live']:>3}  embedded {m['embedded']:>3}  recorded {m['recorded']:>3}")
+    for f in failures:
+        print(f"[run] FAILED: {f}")
+    print(f"[run] {len(args.notebooks)} notebooks, {len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
