@@ -8,6 +8,9 @@
 #
 # Idempotent: `start` does nothing when the daemons already run. Every wait has a deadline.
 set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=provision.d/common.sh
+. "$HERE/provision.d/common.sh"
 SOCK=/run/libvirt/libvirt-sock
 LOGDIR=/var/log/libvirt
 LIBVIRTD_PID=/run/libvirtd.pid
@@ -18,33 +21,22 @@ say() { printf '[libvirt-daemon] %s\n' "$*"; }
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 answers() { [ -S "$SOCK" ] && timeout 20 virsh -q -c qemu:///system version >/dev/null 2>&1; }
 
-wait_until() {  # wait_until SECONDS WHAT COMMAND...
-  local secs="$1" what="$2"; shift 2
-  local end=$(( $(date +%s) + secs ))
-  until "$@"; do
-    if [ "$(date +%s)" -ge "$end" ]; then
-      say "ERROR: $what not ready within ${secs} s (see $LOGDIR/)"; return 1
-    fi
-    sleep 0.2
-  done
-}
-
 start() {
   mkdir -p "$LOGDIR" /run/libvirt
   if ! alive "$VIRTLOGD_PID"; then
     say "starting virtlogd (log: $LOGDIR/virtlogd.log)"
     LIBVIRT_LOG_OUTPUTS="3:file:$LOGDIR/virtlogd.log" setsid virtlogd --daemon --pid-file "$VIRTLOGD_PID" \
       </dev/null >>"$LOGDIR/virtlogd.log" 2>&1
-    wait_until "$DEADLINE" virtlogd alive "$VIRTLOGD_PID"
+    wait_for "$DEADLINE" "virtlogd (see $LOGDIR/)" alive "$VIRTLOGD_PID"
   fi
   if ! alive "$LIBVIRTD_PID"; then
     say "starting libvirtd (log: $LOGDIR/libvirtd.log)"
     LIBVIRT_LOG_OUTPUTS="3:file:$LOGDIR/libvirtd.log" setsid libvirtd --daemon --pid-file "$LIBVIRTD_PID" \
       </dev/null >>"$LOGDIR/libvirtd.log" 2>&1
   fi
-  wait_until "$DEADLINE" "libvirtd socket $SOCK" test -S "$SOCK"
+  wait_for "$DEADLINE" "libvirtd socket $SOCK (see $LOGDIR/)" test -S "$SOCK"
   # the first qemu:///system connection probes QEMU's capabilities (several seconds, cached after)
-  wait_until 120 "libvirtd answering on qemu:///system" answers
+  wait_for 120 "libvirtd answering on qemu:///system (see $LOGDIR/)" answers
   say "libvirtd is up (pid $(cat "$LIBVIRTD_PID"))"
 }
 
@@ -53,7 +45,7 @@ stop() {
   for f in "$LIBVIRTD_PID" "$VIRTLOGD_PID"; do
     if alive "$f"; then
       say "stopping $(basename "$f" .pid)"; kill "$(cat "$f")"
-      wait_until 20 "$(basename "$f" .pid) exit" bash -c "! kill -0 $(cat "$f") 2>/dev/null" || true
+      ( wait_for 20 "$(basename "$f" .pid) exit" bash -c "! kill -0 $(cat "$f") 2>/dev/null" ) || true
     fi
   done
 }

@@ -11,10 +11,17 @@
 #   labs/lab-vm/lxd-daemon.sh restart             stop, then start the same way as last time
 #   labs/lab-vm/lxd-daemon.sh status              exit 0 when the daemon answers, 1 otherwise
 #
-# --offline runs the daemon inside a new, empty network namespace (`unshare --net`): LXD tries to
-# reach its image servers, and nothing may leave the machine (shared/FACTS.md). The daemon's pid
-# is kept in /run/virtlab-lxd.pid; its output goes to /var/log/virtlab-lxd.log.
+# --offline runs the daemon inside an empty network namespace: LXD tries to reach its image
+# servers, and nothing may leave the machine (shared/FACTS.md). It is ONE persistent, named
+# namespace (/run/netns/virtlab-lxd), re-entered on every start: liblxc's command sockets are
+# abstract unix sockets, scoped to a network namespace, so a daemon restarted in a *new* one would
+# lose its running containers (it would see them stopped and they would run on as orphans).
+# The daemon's pid is kept in /run/virtlab-lxd.pid; its output goes to /var/log/virtlab-lxd.log.
 set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=provision.d/common.sh
+. "$HERE/provision.d/common.sh"
+NETNS=virtlab-lxd
 PIDFILE=/run/virtlab-lxd.pid
 MODEFILE=/run/virtlab-lxd.offline
 LOG=/var/log/virtlab-lxd.log
@@ -22,7 +29,6 @@ LXD_BIN="$(command -v lxd || true)"
 export LXD_DIR="${LXD_DIR:-/var/lib/lxd}"
 
 msg() { printf '[lxd-daemon] %s\n' "$*"; }
-has_systemd() { [ -d /run/systemd/system ] && [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; }
 answers() { [ -S "$LXD_DIR/unix.socket" ] && timeout 5 "$LXD_BIN" waitready --timeout=2 >/dev/null 2>&1; }
 our_pid() {
   local pid
@@ -53,7 +59,12 @@ start() {
         for _ in $(seq 1 25); do mountpoint -q /var/lib/lxcfs && break; sleep 0.2; done
       fi
       local net=()
-      [ "$offline" = 1 ] && net=(unshare --net --)
+      if [ "$offline" = 1 ]; then
+        # the persistent namespace: made once, re-entered by every later start
+        [ -e "/run/netns/$NETNS" ] || ip netns add "$NETNS"
+        ip -n "$NETNS" link set lo up
+        net=(nsenter "--net=/run/netns/$NETNS" --)
+      fi
       echo "$offline" > "$MODEFILE"
       # bash -c writes its own pid and then execs (same pid) into [unshare -> ] lxd
       # shellcheck disable=SC2016
@@ -61,15 +72,11 @@ start() {
         --logfile=/var/log/lxd/lxd.log >>"$LOG" 2>&1 </dev/null &
     fi
   fi
-  local end=$(( $(date +%s) + 30 ))
-  until answers; do
-    if [ "$(date +%s)" -ge "$end" ]; then
-      msg "LXD did not answer within 30 s; last lines of $LOG:"; tail -n 20 "$LOG" >&2 || true
-      exit 1
-    fi
-    sleep 0.2
-  done
-  msg "running (LXD_DIR=$LXD_DIR, offline=$offline)"
+  if ! ( wait_for 30 "LXD" answers ); then
+    msg "LXD did not answer within 30 s; last lines of $LOG:"; tail -n 20 "$LOG" >&2 || true
+    exit 1
+  fi
+  msg "running (LXD_DIR=$LXD_DIR, offline=$offline$([ "$offline" = 1 ] && echo ", netns $NETNS"))"
 }
 
 stop() {

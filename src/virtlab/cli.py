@@ -18,7 +18,7 @@ from virtlab.safety import VirtlabError
 
 #: modules that own resources: each has ``cleanup() -> list[str]``
 CLEANUP_MODULES = ("virtlab.virt", "virtlab.lxd", "virtlab.minicontainer", "virtlab.namespaces",
-                   "virtlab.cgroups", "virtlab.security")
+                   "virtlab.cgroups", "virtlab.security", "virtlab.orphans")
 #: image builders: name -> (module, function)
 IMAGE_BUILDERS = {
     "rootfs": ("virtlab.rootfs", "default_rootfs"),
@@ -51,7 +51,7 @@ def tested_on() -> str:
     if lv.get("ok"):
         bits.append(f"libvirt {lv['version']}")
     bits.append(f"cgroups {c.cgroups.layout}")
-    bits.append(f"VM accelerator {c.kvm.accelerator.upper()}")
+    bits.append(f"VM accelerator {c.vm_accelerator.name.upper()}")
     return "Tested on: " + ", ".join(bits)
 
 

@@ -152,7 +152,7 @@ def _libvirt_live() -> Availability:
     info = probe.libvirt_info()
     r = info.uris["qemu:///system"]
     if r.get("ok"):
-        accel = probe.kvm().accelerator.upper()
+        accel = probe.vm_accelerator().name.upper()
         return Availability(True, f"libvirt {r['version']} qemu:///system, guests use {accel}")
     return Availability(False, f"qemu:///system: {r.get('error')}", info.fix or probe.LIBVIRT_FIX)
 
@@ -334,7 +334,7 @@ def provenance(backend: Backend, key: str) -> dict[str, Any]:
         "recorded_on": _dt.date.today().isoformat(),
         "host": {"kernel": k["release"], "os": k["os"], "machine": k["machine"], "python": k["python"]},
         "versions": versions,
-        "accelerator": probe.kvm().accelerator,
+        "accelerator": probe.vm_accelerator().name,
         "backend": backend.detail,
         "command": f"virtlab record {key}",
     }

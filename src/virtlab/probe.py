@@ -314,6 +314,64 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+def accelerator_rule(kvm_available: bool, vmx_svm: bool) -> str:
+    """The course's one KVM-or-TCG rule: "kvm" only when KVM is available *and* the CPU shows
+    vmx/svm (kvm-pvm offers /dev/kvm without them, and a Linux guest then fails), else "tcg"."""
+    return "kvm" if kvm_available and vmx_svm else "tcg"
+
+
+@dataclass(frozen=True)
+class VmAccelerator:
+    name: str  # "kvm" or "tcg"
+    reason: str
+    source: str  # what was asked: libvirt's domain capabilities, or /dev/kvm as this user
+
+
+def vm_accelerator(refresh: bool = False) -> VmAccelerator:
+    """What libvirt guests use here. Asks libvirt itself (``getDomainCapabilities`` for
+    ``kvm``) when qemu:///system answers — QEMU runs as libvirt's user, so the notebook user's
+    own access to /dev/kvm says nothing — and /dev/kvm as this user otherwise."""
+    if refresh:
+        _vm_accelerator.cache_clear()
+    return _vm_accelerator()
+
+
+@functools.lru_cache(maxsize=1)
+def _vm_accelerator() -> VmAccelerator:
+    k = kvm()
+    lv = libvirt_info().uris.get("qemu:///system", {}) if _daemons_wanted() else {}
+    if lv.get("ok"):
+        import libvirt
+
+        def ask() -> bool:
+            conn = libvirt.open("qemu:///system")
+            try:
+                conn.getDomainCapabilities(None, "x86_64", None, "kvm", 0)
+                return True
+            except libvirt.libvirtError:
+                return False
+            finally:
+                conn.close()
+
+        try:
+            libvirt_kvm = bool(_with_timeout(ask, 30, "libvirt domain capabilities"))
+        except Exception:  # noqa: BLE001 - then fall back on /dev/kvm below
+            libvirt_kvm = None
+        if libvirt_kvm is not None:
+            name = accelerator_rule(libvirt_kvm, k.vmx_svm)
+            if name == "kvm":
+                why = "libvirt offers KVM and the CPU has vmx/svm"
+            elif libvirt_kvm:
+                why = ("libvirt offers KVM, but the CPU shows no vmx/svm flag"
+                       + (" (KVM is provided by kvm-pvm, nested virtualisation without VT-x)" if k.pvm else "")
+                       + ": a tiny real-mode guest runs, an unmodified Linux guest does not, so "
+                       "libvirt guests use TCG (QEMU's software emulation)")
+            else:
+                why = "libvirt cannot use KVM here: libvirt guests use TCG (QEMU's software emulation)"
+            return VmAccelerator(name, why, "libvirt domain capabilities (qemu:///system)")
+    return VmAccelerator(k.accelerator, k.reason, "/dev/kvm, opened as this user")
+
+
 def kvm(refresh: bool = False) -> KvmInfo:
     if refresh:
         _kvm.cache_clear()
@@ -345,7 +403,7 @@ def _kvm() -> KvmInfo:
             why = f"/dev/kvm: {err.strerror}"
     else:
         why = "/dev/kvm does not exist (no KVM module, or a container/Binder without the device)"
-    if usable and vmx_svm:
+    if accelerator_rule(usable, vmx_svm) == "kvm":
         accel, reason = "kvm", "/dev/kvm answers the KVM API and the CPU has vmx/svm"
     elif usable:
         accel = "tcg"
@@ -515,6 +573,7 @@ class Capabilities:
     lxd: LxdInfo
     libvirt: LibvirtInfo
     hub: dict[str, bool]
+    vm_accelerator: VmAccelerator
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -525,6 +584,7 @@ def capabilities(refresh: bool = False) -> Capabilities:
     return Capabilities(
         kernel=kernel(), root=is_root(), cgroups=cgroups(refresh), namespaces=namespaces(refresh),
         kvm=kvm(refresh), lxd=lxd(refresh), libvirt=libvirt_info(refresh), hub=hub(),
+        vm_accelerator=vm_accelerator(refresh),
     )
 
 
@@ -548,7 +608,8 @@ def summary_rows(c: Capabilities) -> list[tuple[str, str, str]]:  # noqa: C901
         ("/dev/kvm", (f"usable (API {c.kvm.api_version})") if c.kvm.api_usable
          else ("present, not usable" if c.kvm.present else "absent"), "KVM_GET_API_VERSION + KVM_CREATE_VM"),
         ("vmx/svm CPU flags", "yes" if c.kvm.vmx_svm else "no", "/proc/cpuinfo"),
-        ("libvirt guests use", f"{c.kvm.accelerator.upper()}: {c.kvm.reason}", "the two rows above"),
+        ("libvirt guests use", f"{c.vm_accelerator.name.upper()}: {c.vm_accelerator.reason}",
+         f"{c.vm_accelerator.source} + the CPU flags"),
         ("LXD", f"LXD {c.lxd.version} at {c.lxd.socket}; pools: {', '.join(c.lxd.storage_pools) or '-'}; "
          f"course images: {', '.join(c.lxd.course_images) or '-'}" if c.lxd.reachable else f"no ({c.lxd.error})",
          "GET /1.0 over the unix socket (pylxd)"),
@@ -591,7 +652,8 @@ def show() -> None:
         c = Capabilities(kernel(), is_root(), cgroups(), namespaces(), kvm(),
                          LxdInfo(False, None, error=f"not consulted (VIRTLAB_MODE={mode})"),
                          LibvirtInfo(True, {"qemu:///system": {"ok": False, "error": f"not consulted (VIRTLAB_MODE={mode})"},
-                                            "test:///default": _libvirt_uri("test:///default")}), hub())
+                                            "test:///default": _libvirt_uri("test:///default")}), hub(),
+                         VmAccelerator(kvm().accelerator, kvm().reason, "/dev/kvm, opened as this user"))
         rows = summary_rows(c)
     w = max(len(r[0]) for r in rows)
     for name, answer, how in rows:

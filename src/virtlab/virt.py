@@ -503,13 +503,12 @@ class Accelerator:
 
 
 def accelerator() -> Accelerator:
-    """KVM when /dev/kvm answers *and* the CPU has vmx/svm; otherwise TCG — with the reason."""
+    """KVM when libvirt offers it *and* the CPU has vmx/svm; otherwise TCG — with the reason
+    (:func:`virtlab.probe.vm_accelerator`: the course's one rule, asked of libvirt itself)."""
     from virtlab import probe
 
-    k = probe.kvm()
-    if k.accelerator == "kvm":
-        return Accelerator("kvm", "kvm", k.reason)
-    return Accelerator("tcg", "qemu", k.reason)
+    a = probe.vm_accelerator()
+    return Accelerator(a.name, "kvm" if a.name == "kvm" else "qemu", a.reason)
 
 
 # =========================================================================== connections
@@ -1276,5 +1275,7 @@ def domain_facts(name: str, *, uri: str | None = None) -> dict[str, Any] | None:
 
 
 def accelerator_for(kvm_usable: bool, vmx_svm: bool) -> str:
-    """The course's rule as a pure function: "kvm" only with a usable /dev/kvm *and* vmx/svm."""
-    return "kvm" if kvm_usable and vmx_svm else "tcg"
+    """The course's rule as a pure function (the one in :func:`virtlab.probe.accelerator_rule`)."""
+    from virtlab import probe
+
+    return probe.accelerator_rule(kvm_usable, vmx_svm)

@@ -10,6 +10,15 @@ import pytest
 from virtlab import PREFIX, probe
 
 
+def test_no_course_processes_left_on_the_host():
+    """The host's processes, not only what the daemons list: an LXC monitor or QEMU guest of a
+    course instance that a daemon lost (e.g. restarted in another network namespace) counts."""
+    from virtlab import orphans
+
+    left = orphans.course_processes()
+    assert not left, f"course processes still running on the host: {left}"
+
+
 def test_no_course_cgroups_left():
     cg = probe.cgroups(refresh=True)
     roots = {Path(m) for m in cg.v1_controllers.values()} | ({Path(cg.v2_mount)} if cg.v2_mount else set())

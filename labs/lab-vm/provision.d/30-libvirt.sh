@@ -22,6 +22,24 @@ if [ -c /dev/kvm ] && getent group kvm >/dev/null; then
   fi
 fi
 
+# Group access for the learner. libvirt's default for non-root clients is polkit over the system
+# D-Bus; a host without a system bus (no systemd: CI, containers) answers them "Unable to get
+# system bus connection". There, let the socket's group decide: libvirt group, mode 0770, no
+# further auth. (Membership of `libvirt` is root-equivalent either way: one learner per VM.)
+LIBVIRTD_CONF=/etc/libvirt/libvirtd.conf
+LIBVIRT_CONF_CHANGED=0
+if [ ! -S /run/dbus/system_bus_socket ] && [ -f "$LIBVIRTD_CONF" ]; then
+  for kv in 'unix_sock_group="libvirt"' 'unix_sock_rw_perms="0770"' 'auth_unix_rw="none"'; do
+    k="${kv%%=*}"
+    if ! grep -qx "$k = ${kv#*=}" "$LIBVIRTD_CONF"; then
+      sed -i "/^#\?$k *=/d" "$LIBVIRTD_CONF"
+      echo "$k = ${kv#*=}" >> "$LIBVIRTD_CONF"
+      LIBVIRT_CONF_CHANGED=1
+    fi
+  done
+  [ "$LIBVIRT_CONF_CHANGED" = 1 ] && step "libvirtd: socket group libvirt (0770), no polkit (no system D-Bus here)"
+fi
+
 # libvirt's "default" network would create virbr0 + dnsmasq (NAT to the outside): keep it off.
 rm -f /etc/libvirt/qemu/networks/autostart/default.xml
 
@@ -31,6 +49,9 @@ if has_systemd; then
   systemctl start libvirtd || die "systemctl start libvirtd failed (journalctl -u libvirtd)"
   wait_for 30 "libvirtd socket" test -S /run/libvirt/libvirt-sock
 else
+  if [ "$LIBVIRT_CONF_CHANGED" = 1 ] && "$HERE/libvirt-daemon.sh" status >/dev/null 2>&1; then
+    step "restarting libvirtd (its configuration changed)"; "$HERE/libvirt-daemon.sh" stop
+  fi
   step "starting libvirtd by hand (no systemd)"
   "$HERE/libvirt-daemon.sh" start || die "libvirtd did not start (see /var/log/libvirt/libvirtd.log)"
 fi

@@ -11,9 +11,10 @@ def check_accelerator(answer: str | None) -> bool:
     if answer is None:
         print("type your answer between the brackets: \"kvm\" or \"tcg\"")
         return False
-    truth = probe.kvm().accelerator
+    acc = probe.vm_accelerator()
+    truth = acc.name
     ok = str(answer).strip().lower() == truth
-    return verdict(ok, f"yes: libvirt guests here use {truth.upper()} — {probe.kvm().reason}",
+    return verdict(ok, f"yes: libvirt guests here use {truth.upper()} — {acc.reason}",
                    "not what this machine says — look at the rows '/dev/kvm', 'vmx/svm CPU flags' "
                    "and 'libvirt guests use' in the table above")
 
