@@ -29,7 +29,8 @@ LEARNER_LIVE="namespaces,cgroups,container,lxd,libvirt,kvm,security,bench"
 ensure_user() {  # ensure_user NAME [UID]
   local name="$1" uid="${2:-}"
   id "$name" >/dev/null 2>&1 && return 0
-  useradd -m ${uid:+-u "$uid"} -s /bin/bash "$name"
+  # no subordinate ids: learners need none, and root's range may fill the space
+  useradd -m -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 ${uid:+-u "$uid"} -s /bin/bash "$name"
 }
 
 clone_for() {  # clone_for USER -> prints the clone's path
