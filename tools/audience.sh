@@ -38,7 +38,7 @@ clone_for() {  # clone_for USER -> prints the clone's path
   home="$(getent passwd "$user" | cut -d: -f6)"
   dest="$home/vl-course-$AUD"
   rm -rf "$dest"
-  runuser -u "$user" -- git clone -q "$REPO" "$dest"
+  git clone -q "$REPO" "$dest" >&2 && chown -R "$user:" "$dest" || return 1
   echo "$dest"
 }
 
@@ -61,7 +61,7 @@ case "$AUD" in
     ;;
   bare-user)
     user="${AUDIENCE_USER:-vlnewbie}"; ensure_user "$user"
-    dir="$(clone_for "$user")"
+    dir="$(clone_for "$user")" || exit 1
     say "make test as $user (uid $(id -u "$user")) in $dir, nothing provisioned, no static busybox"
     tools/masked.sh --no-busybox -- bash -c "$(declare -f as_user); as_user '$user' '$dir' make test"
     tools/masked.sh --no-busybox -- bash -c "$(declare -f as_user); as_user '$user' '$dir' .venv/bin/python \
@@ -74,7 +74,7 @@ case "$AUD" in
     say "apt.txt (root's part of repo2docker)"
     grep -vE '^\s*(#|$)' binder/apt.txt | xargs -r env DEBIAN_FRONTEND=noninteractive \
       apt-get install -y -q --no-install-recommends >/dev/null
-    dir="$(clone_for "$user")"
+    dir="$(clone_for "$user")" || exit 1
     say "environment from binder/environment.yml and binder/postBuild as $user (uid $(id -u "$user"))"
     # conda's list, installed with pip (conda-forge is not reachable here): every name in it
     pkgs="$(python3 - binder/environment.yml <<'PY'
@@ -96,7 +96,7 @@ PY
   learner)
     user="${AUDIENCE_USER:-vllearner}"
     id "$user" >/dev/null 2>&1 || { echo "no user $user: provision with --user $user first" >&2; exit 2; }
-    dir="$(clone_for "$user")"
+    dir="$(clone_for "$user")" || exit 1
     say "as $user ($(id -nG "$user")), on the provisioned machine, no sudo"
     as_user "$user" "$dir" make setup
     as_user "$user" "$dir" .venv/bin/python -m virtlab.cli doctor || true
