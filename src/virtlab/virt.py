@@ -960,9 +960,16 @@ def vm(spec: DomainSpec | None = None, *, uri: str | None = None, boot_timeout: 
             conn.close()
 
 
+#: where learners keep disks qemu:///system's QEMU (user libvirt-qemu) must open: a learner's
+#: home may be closed to it, so provisioning makes this sticky, world-writable folder
+SHARED_DISK_DIR = Path("/var/lib/virtlab/disks")
+
+
 def _disk_dir() -> Path:
     from virtlab.rootfs import data_dir
 
+    if os.geteuid() != 0 and SHARED_DISK_DIR.is_dir() and os.access(SHARED_DISK_DIR, os.W_OK | os.X_OK):
+        return SHARED_DISK_DIR
     d = data_dir() / "disks"
     d.mkdir(parents=True, exist_ok=True)
     os.chmod(d, 0o755)
@@ -1022,7 +1029,9 @@ def cleanup(uris: tuple[str, ...] | None = None, *, prefix: str = PREFIX) -> lis
                 steps.append((f"domain {dom.name()} ({uri})", lambda d=dom: _remove_domain(d)))
     with contextlib.suppress(OSError):
         for disk in sorted(_disk_dir().glob(f"{prefix}*.qcow2")):
-            steps.append((f"disk {disk}", disk.unlink))
+            # in the shared folder a learner removes only their own disks (root: every one)
+            if os.geteuid() == 0 or disk.stat().st_uid == os.geteuid():
+                steps.append((f"disk {disk}", disk.unlink))
     return _run_steps(steps)
 
 

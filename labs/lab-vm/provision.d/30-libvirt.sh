@@ -67,6 +67,9 @@ PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}" python3 -c \
   'import sys; from virtlab import virt; [print("  " + p) for p in virt.build_images(force=False)]' \
   || die "building the course VM failed (run: PYTHONPATH=$REPO/src python3 -m virtlab.virt build)"
 
+# learners' snapshot disks: their homes may be closed to QEMU's user, so a shared sticky folder
+install -d -m 1777 /var/lib/virtlab/disks
+
 if [ -n "${LEARNER:-}" ] && id "$LEARNER" >/dev/null 2>&1; then
   if ! id -nG "$LEARNER" | tr ' ' '\n' | grep -qx libvirt; then
     step "adding $LEARNER to the libvirt group (log in again to use it)"
