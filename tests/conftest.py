@@ -19,12 +19,21 @@ from virtlab import modes
 REQUIRE_LIVE = os.environ.get("VIRTLAB_REQUIRE_LIVE") == "1"
 
 
-def need_live(section: str) -> modes.Backend:
-    """Skip (or, in CI, fail) unless ``section`` can run live here; return its backend."""
+def need_live(section: str, *, privileged: bool = True) -> modes.Backend:
+    """Skip (or, in CI, fail) unless ``section`` can run live here; return its backend.
+
+    ``privileged`` (the default): the test needs the section served as root. A non-root
+    learner's live path (user namespaces, a delegated cgroup subtree) is tested by
+    tests/live/test_learner_live.py and by CI's learner stage (tools/audience.sh learner).
+    """
     try:
-        return modes.resolve(section, "live")
+        b = modes.resolve(section, "live")
     except modes.CapabilityMissing as err:
         pytest.skip(str(err))
+    if privileged and not b.privileged and section in ("namespaces", "cgroups", "container",
+                                                       "security", "bench"):
+        pytest.skip(f"{section}: this test needs root (live here as a non-root user: {b.detail})")
+    return b
 
 
 def need_tool(tool: str, package: str) -> str:

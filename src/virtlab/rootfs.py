@@ -19,8 +19,13 @@ class MissingTool(RuntimeError):
 
 
 def fetched_busybox() -> Path:
-    """Where :func:`fetch_busybox` keeps Debian's static busybox (no root needed)."""
-    return data_dir() / "busybox-static" / "busybox"
+    """Where :func:`fetch_busybox` keeps Debian's static busybox (no root needed): the user's
+    cache, whatever ``VIRTLAB_DATA`` says (tests point that elsewhere)."""
+    if os.geteuid() == 0:
+        base = Path("/var/lib/virtlab")
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "virtlab"
+    return base / "busybox-static" / "busybox"
 
 
 def data_dir() -> Path:
