@@ -793,10 +793,17 @@ def show_view(r: modes.Result, *keys: str) -> None:
     v, host = r.data["view"], r.data["host"]
     print(f"child in new {' + '.join(r.data['types'])} namespace(s)"
           + (", created by an unprivileged user" if r.data["unprivileged"] else ", created by root"))
+    # inside a user namespace, compare the uid with the one that made it (its uid map's middle
+    # field: 65534 when root ran the demo as nobody, your own uid otherwise), not with whoever
+    # happens to run this notebook
+    outside = dict(host)
+    umap = str(v.get("uid_map") or "").split()
+    if "user" in r.data["types"] and len(umap) >= 2 and umap[1].isdigit():
+        outside["uid"] = int(umap[1])
     for k in keys:
         val = v[k]
         shown = ", ".join(val) if isinstance(val, list) else val
-        print(f"  {k:<18} {shown!s:<22} {'(same as the host)' if val == host.get(k) else '(host differs)'}")
+        print(f"  {k:<18} {shown!s:<22} {'(same as the host)' if val == outside.get(k) else '(host differs)'}")
 
 
 def _private_mount_probe() -> dict[str, Any]:
