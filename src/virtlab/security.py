@@ -1119,9 +1119,14 @@ THREATS: dict[str, dict[str, _T]] = {
     "container breakout": {
         "container": (FAILS, "root in the container is root on the host: a runtime bug or a "
                       "mounted socket/device hands over the host", "CVE-2019-5736 (runc)"),
-        "hardened container": (STOPS, "container root is an unprivileged host uid (100000): "
-                               "the breakout lands as nobody; seccomp and LSMs block the usual "
-                               "tools", "CVE-2019-5736 did not affect user-namespaced containers"),
+        "hardened container": (PARTLY, "protects the host, not the neighbours: container root "
+                               "is an unprivileged host uid (100000), so an escape does not own "
+                               "the host — but with LXD's default shared id map every "
+                               "unprivileged container's root is that same uid, so the escaped "
+                               "process owns every other container's files and processes, "
+                               "unless each has its own map (security.idmap.isolated)",
+                               "CVE-2019-5736 could not overwrite host runc from a "
+                               "user-namespaced container"),
         "VM": (STOPS, "a container escape inside a VM lands in the guest kernel, not the host",
                "Kata Containers (each pod in a light VM)"),
         "separate host": (STOPS, "nothing to break out into", "—"),
