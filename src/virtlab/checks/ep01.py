@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from virtlab.checks import check_answer, verdict
+from virtlab.checks import verdict
 
 
 def check_isolated(view: dict[str, Any]) -> bool:
