@@ -155,3 +155,15 @@ def test_ledger_widget_filters_through_the_pure_function():
     assert w.html.value == claims.table_html("kvm")
     w.verdict.value = "partly"
     assert w.html.value == claims.table_html("kvm", "partly") and "wrong" not in w.count.value
+
+
+def test_episode_09_verdict_check(capsys):
+    from virtlab.checks import ep09
+
+    right = {"use-legacy": "partly", "orch-container-features": " Partly", "sec-vm-stronger": "holds"}
+    assert ep09.check_verdicts(right)
+    assert not ep09.check_verdicts(dict(right, **{"sec-vm-stronger": "wrong"}))
+    out = capsys.readouterr().out
+    assert "[sec-vm-stronger]" in out and "1 of 3 differ" in out
+    assert not ep09.check_verdicts({"use-legacy": "maybe"})
+    assert not ep09.check_verdicts({"no-such": "holds"}) and not ep09.check_verdicts({})
