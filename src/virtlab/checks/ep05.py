@@ -77,6 +77,8 @@ def check_walk_formula(refs: Callable[[int, int], int] | None) -> bool:
                 got = refs(g, h)
             except Exception as err:  # noqa: BLE001 - the learner's function may raise anything
                 return verdict(False, "", f"refs({g}, {h}) raised {type(err).__name__}: {err}")
+            if got is None:
+                return verdict(False, "", "not answered yet: your refs() returns None — return a number")
             if got != want:
                 return verdict(False, "", f"not yet: refs({g}, {h}) = {got!r}, the model walks {want} "
                                f"references — try pagewalk.show_walk({g}, {h})")
