@@ -22,6 +22,8 @@ def check_verdicts(answers: dict[str, str]) -> bool:
     """Exercise 1: the learner's verdicts for some ledger entries, compared with the ledger."""
     if not isinstance(answers, dict) or not answers:
         return verdict(False, "", "pass a dict {claim id: verdict}")
+    if all(not str(v).strip() for v in answers.values()):
+        return verdict(False, "", "not answered yet: fill in your verdict for each claim")
     wrong = []
     for cid, mine in answers.items():
         try:
