@@ -167,3 +167,30 @@ def test_episode_09_verdict_check(capsys):
     assert "[sec-vm-stronger]" in out and "1 of 3 differ" in out
     assert not ep09.check_verdicts({"use-legacy": "maybe"})
     assert not ep09.check_verdicts({"no-such": "holds"}) and not ep09.check_verdicts({})
+
+
+def test_notebook_verdict_tables_agree_with_the_ledger():
+    """Where an episode tabulates 'the seed says | verdict ...', the verdict is the ledger's."""
+    import re
+
+    words = {"holds": "holds", "partly": "partly", "wrong": "wrong", "unsupported": "unsupported"}
+    checked = 0
+    for md in sorted((REPO / "notebooks" / "src").glob("*.md")):
+        for line in md.read_text(encoding="utf-8").splitlines():
+            m = re.match(r'^\| "([^"]+)"[^|]*\| (\w+)', line)
+            if not m:
+                continue
+            fragments = [claims.norm(f).strip(" .").lower() for f in m.group(1).split("...")]
+            # the seed's "Security isolation: ..." bullets are quoted with their label
+            fragments = [f.split(": ", 1)[-1] for f in fragments]
+            # a quote may span the article's advice sentence and its claim: match any fragment,
+            # best (most fragments) first
+            matches = sorted((c for c in claims.CLAIMS
+                              if any(f in claims.norm(c.quote).lower() for f in fragments)),
+                             key=lambda c: -sum(f in claims.norm(c.quote).lower() for f in fragments))
+            assert matches, f"{md.name}: no ledger entry for {m.group(1)!r}"
+            said = words.get(m.group(2).lower())
+            assert said == matches[0].verdict, (f"{md.name}: says {m.group(2)!r} for {matches[0].id}, "
+                                                f"the ledger says {matches[0].verdict}")
+            checked += 1
+    assert checked >= 3
