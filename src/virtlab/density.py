@@ -195,20 +195,34 @@ def explain(result: dict[str, Fit], workload: Workload) -> str:
     return "\n".join(lines)
 
 
+def full_os_container_mib() -> float:
+    """Memory of episode 04's full-OS LXD container (Debian + systemd), from its recording.
+
+    This is the recorded run of ``lxd.fullos`` (the machine it was recorded on), not this machine.
+    """
+    from virtlab import modes
+
+    return round(modes.load_recording("lxd.fullos")["data"]["memory_bytes"] / 2**20, 1)
+
+
 def overheads_from_bench(medians: dict[tuple[str, str], float], *, guest_os_mib: float = 150.0,
-                         ksm_saving: float = 0.0) -> Overheads:
+                         ksm_saving: float = 0.0, container_os_mib: float = 0.0) -> Overheads:
     """Per-instance overheads from a benchmark run's medians (``virtlab.bench.medians``).
 
     ``container_mib`` = the LXD container's cgroup memory; ``vm_mib`` = the VM's QEMU memory
     (which already holds the course VM's tiny busybox guest). ``guest_os_mib`` is what a full
     distribution adds inside each guest (services, page cache) — an assumption, not measured here.
+    ``container_os_mib``: the memory of a container running a full distribution (systemd), when
+    the model should assume system containers (see :func:`full_os_container_mib`); the larger of
+    it and the benchmark's busybox container is used. Neither counts the host-side
+    ``[lxc monitor]`` process or kernel objects outside the container's cgroup.
     """
     try:
         c = medians[("lxd", "memory_mib")]
         v = medians[("vm", "memory_mib")]
     except KeyError as err:
         raise LookupError(f"this run has no {err.args[0]} median; run the lxd and vm targets") from None
-    return Overheads(container_mib=round(c, 1), vm_mib=round(v, 1), guest_os_mib=guest_os_mib,
+    return Overheads(container_mib=round(max(c, container_os_mib), 1), vm_mib=round(v, 1), guest_os_mib=guest_os_mib,
                      ksm_saving=ksm_saving)
 
 

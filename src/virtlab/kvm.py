@@ -295,6 +295,55 @@ def exit_round_trip(n: int = 20000) -> dict[str, float]:
     return {"exits": n + 1, "seconds": res.seconds, "us_per_exit": res.seconds / (n + 1) * 1e6}
 
 
+# --------------------------------------------------------------------------- where is rip?
+#: The rule on current x86 KVM with VT-x/AMD-V (since Linux 5.1, commit 45def77ebf79 "KVM: x86:
+#: update %rip after emulating IO"): an OUT that exits to user space is completed, and RIP moved
+#: past it, only when the VMM calls KVM_RUN again (``complete_fast_pio_out`` in
+#: arch/x86/kvm/x86.c). The quirk KVM_X86_QUIRK_OUT_7E_INC_RIP keeps the old, pre-incremented RIP
+#: for port 0x7e only (commit 8764ed55c970).
+RIP_RULE = ("on x86 KVM with VT-x/AMD-V (Linux >= 5.1) rip still points AT the `out` when the VMM "
+            "sees KVM_EXIT_IO; KVM moves it past the instruction on the next KVM_RUN "
+            "(complete_fast_pio_out), except for the legacy quirk port 0x7e")
+
+
+def instructions(listing: list[str] | tuple[str, ...], origin: int = CODE_ADDR) -> list[tuple[int, int, str]]:
+    """(address, length, text) of each line of a listing ("BA 10 00   mov dx, 0x10 ; ...")."""
+    out, at = [], origin
+    for line in listing:
+        head, _, text = line.partition("  ")
+        n = len(head.split())
+        out.append((at, n, text.strip()))
+        at += n
+    return out
+
+
+def rip_at_out(listing: list[str] | tuple[str, ...], exits: list[dict[str, Any]]) -> str:
+    """Where rip pointed at the first OUT exit: ``"at"`` the out, ``"past"`` it, or ``"unknown"``."""
+    insns = instructions(listing)
+    for e in exits:
+        if e["reason"] != "IO" or not e["detail"].startswith("OUT"):
+            continue
+        for addr, n, text in insns:
+            if text.startswith("out") and e["rip"] == addr:
+                return "at"
+            if text.startswith("out") and e["rip"] == addr + n:
+                return "past"
+        return "unknown"
+    return "unknown"
+
+
+def rip_sentence(where: str, whose: str) -> str:
+    """One line: what ``whose`` machine did, against the rule."""
+    if where == "at":
+        return (f"rip at the OUT exit on {whose}: AT the `out` — as the rule says: KVM completes "
+                "the instruction (and moves rip past it) on the next KVM_RUN")
+    if where == "past":
+        return (f"rip at the OUT exit on {whose}: already PAST the `out` — the rule on x86 KVM "
+                "with VT-x/AMD-V is the opposite (rip moves on the next KVM_RUN); this "
+                "KVM implementation completes the instruction before exiting")
+    return f"rip at the OUT exit on {whose}: could not be matched to an instruction"
+
+
 def cleanup() -> list[str]:
     """Nothing to clean: every VM lives only as long as :func:`run` (its fds close on return)."""
     return []
@@ -341,6 +390,8 @@ def show_program(r: modes.Result, which: str = "add") -> None:
         print(f"  #{e['n']:<2} {e['reason']:<4} rip=0x{e['rip']:04x}  {e['detail']:<34} -> {e['action']}")
     if which == "add":
         print(f"result the guest wrote: {d['results']}")
+        whose = "this machine" if r.live else "the machine this was recorded on"
+        print(rip_sentence(rip_at_out(d["listing"], d["exits"]), whose))
     else:
         print(f"what the guest printed: {d['output']!r}")
 
@@ -368,10 +419,16 @@ def run_and_show(program: Program, regs: dict[str, int] | None = None) -> RunRes
         return None
     print(b.banner())
     res = run(program, regs=regs)
+    show_exits(res)
+    print(rip_sentence(rip_at_out(program.listing, [e.as_dict() for e in res.exits]), "this machine"))
+    return res
+
+
+def show_exits(res: RunResult) -> None:
+    """Print a run's exits and what the guest sent to the two devices."""
     for e in res.exits:
         print(f"  #{e.n:<2} {e.reason:<4} rip=0x{e.rip:04x}  {e.detail:<34} -> {e.action}")
     if res.results:
         print(f"result port received: {res.results}")
     if res.output:
         print(f"serial port received: {res.output!r}")
-    return res

@@ -81,9 +81,10 @@ CASE_STUDIES: tuple[CaseStudy, ...] = (
     CaseStudy(
         "CVE-2022-0492", "cgroup v1 release_agent", 2022, "host kernel (cgroup v1)",
         "containers that can mount a cgroup v1 hierarchy (root in the container, or a new user + "
-        "cgroup namespace)",
+        "cgroup namespace) but lack CAP_SYS_ADMIN in the host's (initial) user namespace",
         "write a program path into release_agent: the host kernel runs it as host root when the "
-        "cgroup empties — the kernel forgot to check for CAP_SYS_ADMIN in the initial namespace",
+        "cgroup empties. The CVE is the missing check that the writer holds CAP_SYS_ADMIN in the "
+        "initial user namespace; a privileged container holds it and needs no CVE for this escape",
         "AppArmor or SELinux, seccomp blocking unshare, not running as root in the container; "
         "cgroup v2 has no release_agent",
         (_nvd("CVE-2022-0492"), "https://unit42.paloaltonetworks.com/cve-2022-0492-cgroups/")),
@@ -97,11 +98,20 @@ CASE_STUDIES: tuple[CaseStudy, ...] = (
         (_nvd("CVE-2019-5736"), "https://www.openwall.com/lists/oss-security/2019/02/11/2",
          "https://github.com/opencontainers/runc/commit/0a8e4117e7f715d5fbeef398405813ce8e88558b")),
     CaseStudy(
+        "CVE-2024-21626", "runc leaked fd (Leaky Vessels)", 2024, "container runtime (runc <= 1.1.11)",
+        "hosts that start containers from untrusted images or with a chosen working directory "
+        "(Docker, Kubernetes, docker build)",
+        "no root in the container: an image whose WORKDIR is /proc/self/fd/<n> starts the container "
+        "with its working directory on a file descriptor runc leaked — the host's file system",
+        "the runc 1.1.12 fix; user namespaces and LSMs limit what the escaped process can then do",
+        (_nvd("CVE-2024-21626"),
+         "https://github.com/opencontainers/runc/security/advisories/GHSA-xr7r-f8xq-vfvv")),
+    CaseStudy(
         "CVE-2015-3456", "VENOM", 2015, "hypervisor (QEMU's virtual floppy controller)",
         "guests of QEMU-based hypervisors (KVM, Xen HVM) — even with no floppy drive configured, "
         "because the controller was always there",
-        "root (I/O-port access) inside a guest, then a buffer overflow in the FDC emulation: code "
-        "runs in the QEMU process on the host",
+        "root (I/O-port access) inside a guest, then a buffer overflow in the FDC emulation: in "
+        "NVD's words a guest crash, or possibly arbitrary code execution in the QEMU process on the host",
         "running QEMU unprivileged and confined (libvirt's sVirt: SELinux/AppArmor labels, "
         "separate uid); machine types without a floppy controller (q35, microvm)",
         (_nvd("CVE-2015-3456"), "https://access.redhat.com/articles/1444903",
@@ -1122,9 +1132,14 @@ THREATS: dict[str, dict[str, _T]] = {
     "container breakout": {
         "container": (FAILS, "root in the container is root on the host: a runtime bug or a "
                       "mounted socket/device hands over the host", "CVE-2019-5736 (runc)"),
-        "hardened container": (STOPS, "container root is an unprivileged host uid (100000): "
-                               "the breakout lands as nobody; seccomp and LSMs block the usual "
-                               "tools", "CVE-2019-5736 did not affect user-namespaced containers"),
+        "hardened container": (PARTLY, "protects the host, not the neighbours: container root "
+                               "is an unprivileged host uid (100000), so an escape does not own "
+                               "the host — but with LXD's default shared id map every "
+                               "unprivileged container's root is that same uid, so the escaped "
+                               "process owns every other container's files and processes, "
+                               "unless each has its own map (security.idmap.isolated)",
+                               "CVE-2019-5736 could not overwrite host runc from a "
+                               "user-namespaced container"),
         "VM": (STOPS, "a container escape inside a VM lands in the guest kernel, not the host",
                "Kata Containers (each pod in a light VM)"),
         "separate host": (STOPS, "nothing to break out into", "—"),

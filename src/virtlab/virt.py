@@ -1080,7 +1080,17 @@ def demo_lifecycle(backend: modes.Backend) -> dict[str, Any]:
     return {"uri": uri, "steps": steps, "persistent": persistent, "xml": xml, "events": events}
 
 
-def show_lifecycle(r: modes.Result) -> None:
+def show_lifecycle(r: modes.Result, *, real: bool = True) -> None:
+    """Print the demo's result; after an embedded run (libvirt's test driver, no guest) also the
+    recording of a real run, labelled RECORDED (``real=False`` leaves it out)."""
+    _show_lifecycle(r)
+    if real:
+        rec = modes.recorded_counterpart(r)
+        if rec is not None:
+            _show_lifecycle(rec)
+
+
+def _show_lifecycle(r: modes.Result) -> None:
     d = r.data
     x = d["xml"]
     print(f"{x['name']} on {d['uri']}: <domain type='{x['type']}'>, {x['memory_mib']} MiB, "
@@ -1189,7 +1199,17 @@ def demo_save_restore(backend: modes.Backend) -> dict[str, Any]:
         return out
 
 
-def show_save_restore(r: modes.Result) -> None:
+def show_save_restore(r: modes.Result, *, real: bool = True) -> None:
+    """Print the demo's result; after an embedded run (libvirt's test driver, no guest) also the
+    recording of a real run, labelled RECORDED (``real=False`` leaves it out)."""
+    _show_save_restore(r)
+    if real:
+        rec = modes.recorded_counterpart(r)
+        if rec is not None:
+            _show_save_restore(rec)
+
+
+def _show_save_restore(r: modes.Result) -> None:
     d = r.data
     print(f"save: domain -> {d['state_between']} ({d['save_s']} s); "
           f"restore: -> {d['state_after']} ({d['restore_s']} s)")
@@ -1226,7 +1246,17 @@ def demo_snapshot(backend: modes.Backend) -> dict[str, Any]:
                 "snapshot_s": round(t_snap, 2), "revert_s": round(t_revert, 2)}
 
 
-def show_snapshot(r: modes.Result) -> None:
+def show_snapshot(r: modes.Result, *, real: bool = True) -> None:
+    """Print the demo's result; after an embedded run (libvirt's test driver, no guest) also the
+    recording of a real run, labelled RECORDED (``real=False`` leaves it out)."""
+    _show_snapshot(r)
+    if real:
+        rec = modes.recorded_counterpart(r)
+        if rec is not None:
+            _show_snapshot(rec)
+
+
+def _show_snapshot(r: modes.Result) -> None:
     for i, s in enumerate(r.data["steps"], 1):
         print(f"{i}. {s}")
     print(f"snapshots of the domain: {', '.join(r.data['snapshots'])}")

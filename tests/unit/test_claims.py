@@ -1,85 +1,73 @@
-"""The claims ledger must cover every factual claim of the seed article."""
+"""The claims ledger (virtlab/data/claims.json) against the seed article itself.
+
+The list of checkable statements is not typed in here: the test splits the article into
+sentences and demands that each one maps to a ledger entry or is listed as "not a claim" in the
+data file — so a statement the ledger misses is found, not remembered. The article lives beside
+the repository (``../shared/seed``); the test skips only where that folder is absent, and never
+in CI (``CI=true``), where it must be there.
+"""
 
 from __future__ import annotations
 
-import re
+import os
 from pathlib import Path
 
 import pytest
 
 from virtlab import claims
 
-#: Every factual claim of the seed article (a distinctive fragment of each). The ledger must hold
-#: a claim whose quote contains the fragment; add a ledger entry when you add a line here.
-SEED_CLAIMS = (
-    "share the host kernel while maintaining separate user spaces",
-    "completely isolated environments",
-    "similar to Solaris Zones or FreeBSD Jails",
-    "consume minimal system resources",
-    "6,000 containers with 12,000 root filesystem directory mounts",
-    "creation and destruction happens in seconds",
-    "propagate automatically to all containers",
-    "No virtualization overhead",
-    "focuses primarily on application isolation",
-    "suitable for microservices",
-    "hardware-assisted virtualization built directly into the Linux kernel",
-    "full virtualization of x86 hardware platforms",
-    "complete isolation from the host system",
-    "Run Linux, Windows, BSD",
-    "dedicated virtual CPU, memory, and I/O resources",
-    "without downtime",
-    "Complete kernel separation prevents cross-contamination",
-    "point-in-time VM backups",
-    "require significantly more resources than containers",
-    "ideal for enterprise environments requiring mixed OS",
-    "1-5 seconds",
-    "30-60 seconds",
-    "Minimal (shared kernel)",
-    "Near-native (99%+)",
-    "5-10% virtualization overhead",
-    "Duplicate OS files per VM",
-    "Virtual network layer overhead",
-    "Performance benchmarks consistently show",
-    "creating potential attack vectors",
-    "affect the entire host system",
-    "other VMs and the host system remain unaffected",
-    "management complexity",
-    "without sacrificing performance",
-    "requiring rapid scaling",
-    "requiring live migration capabilities",
-    "strict resource separation",
-    "often combines both technologies",
-    "VPS hosting solution",
-    "revolutionized LXC deployment",
-    "OpenStack, oVirt, and Proxmox",
-    "rather than pure technical capabilities",
-)
-
-SEED_DIRS = (Path(__file__).resolve().parents[3] / "shared" / "seed", Path("/work/shared/seed"))
+REPO = Path(__file__).resolve().parents[2]
+SEED_DIRS = (REPO.parent / "shared" / "seed", Path("/work/shared/seed"))
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", " ", s).strip()
-
-
-def test_every_seed_claim_is_in_the_ledger():
-    quotes = [_norm(c.quote) for c in claims.CLAIMS]
-    missing = [s for s in SEED_CLAIMS if not any(s in q for q in quotes)]
-    assert not missing, f"seed claims without a ledger entry: {missing}"
-
-
-def test_every_ledger_claim_answers_a_listed_seed_claim():
-    orphans = [c.id for c in claims.CLAIMS if not any(s in _norm(c.quote) for s in SEED_CLAIMS)]
-    assert not orphans, f"ledger entries not listed in SEED_CLAIMS: {orphans}"
-
-
-def test_quotes_are_verbatim_seed_text():
+@pytest.fixture(scope="module")
+def article() -> str:
     seed = next((d for d in SEED_DIRS if d.is_dir() and any(d.glob("*.txt"))), None)
     if seed is None:
-        pytest.skip("the seed article (shared/seed) is not beside the repository")
-    text = _norm(" ".join(p.read_text() for p in seed.glob("*.txt")))
-    not_found = [c.id for c in claims.CLAIMS if _norm(c.quote) not in text]
-    assert not not_found, f"quotes that are not verbatim seed text: {not_found}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the seed article is missing (looked in {[str(d) for d in SEED_DIRS]})")
+        pytest.skip("the seed article (../shared/seed) is not beside the repository")
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(seed.glob("*.txt")))
+
+
+def test_sentence_splitter():
+    text = "Intro line. Second one!\n- Bullet: no overhead\n| a | b |\n\nLast? 5 more."
+    assert claims.article_sentences(text) == ["Intro line.", "Second one!", "Bullet: no overhead",
+                                              "| a | b |", "Last?", "5 more."]
+
+
+def test_every_sentence_of_the_article_is_a_ledger_entry_or_not_a_claim(article):
+    cov = claims.coverage(claims.article_sentences(article))
+    gaps = [s for s, ids in cov.items() if not ids]
+    assert not gaps, ("sentences of the article with neither a ledger entry nor a 'not_claims' "
+                      f"line in virtlab/data/claims.json: {gaps}")
+    assert sum(1 for ids in cov.values() if ids != ["not a claim"]) >= 45
+
+
+def test_every_quote_is_verbatim_from_one_sentence(article):
+    sentences = claims.article_sentences(article)
+    for c in claims.CLAIMS:
+        q = claims.norm(c.quote)
+        assert sum(q in s for s in sentences) >= 1, f"{c.id}: quote is not (within one sentence) in the article"
+
+
+def test_not_claims_are_real_sentences_and_not_also_quoted(article):
+    sentences = set(claims.article_sentences(article))
+    for n in claims.NOT_CLAIMS:
+        s = claims.norm(n["sentence"])
+        assert s in sentences, f"'not a claim' line is not a sentence of the article: {s!r}"
+        assert n["why"], s
+        assert not any(claims.norm(c.quote) in s for c in claims.CLAIMS), f"listed as not a claim but quoted: {s!r}"
+
+
+def test_the_table_rows_are_covered_cell_by_cell(article):
+    """A row of the performance table holds two claims (containers, VMs): both need a verdict."""
+    for row in (s for s in claims.article_sentences(article) if s.startswith("|") and "---" not in s):
+        cells = [x.strip() for x in row.strip("|").split("|")]
+        if cells[0] == "Metric":
+            continue
+        for cell in cells[1:]:
+            assert any(cell in claims.norm(c.quote) for c in claims.CLAIMS), f"no verdict for {cell!r} in {row!r}"
 
 
 def test_ledger_is_well_formed():
@@ -100,19 +88,25 @@ def test_ledger_is_well_formed():
                 assert "virtlab bench" in e.where, (c.id, e.where)
 
 
-def test_wrong_and_partly_claims_carry_external_or_measured_evidence():
-    for c in claims.CLAIMS:
-        if c.verdict in ("wrong", "partly"):
-            kinds = {e.kind for e in c.evidence}
-            assert kinds & {"source", "measurement", "live"}, c.id
+def test_a_broken_data_file_is_refused(tmp_path):
+    bad = tmp_path / "claims.json"
+    bad.write_text('{"claims": [{"id": "x", "topic": "containers", "quote": "q", "verdict": "maybe", '
+                   '"why": "w", "evidence": []}]}')
+    with pytest.raises(ValueError, match="verdict 'maybe'"):
+        claims._load(bad)
 
 
-def test_known_verdicts():
-    assert claims.get("lxc-density-6000").verdict == "unsupported"
-    assert claims.get("table-startup-kvm").verdict == "wrong"
-    assert claims.get("orch-revolutionised-lxc").verdict == "wrong"
-    assert claims.get("lxc-app-isolation-focus").verdict == "wrong"
-    assert claims.get("kvm-live-migration-no-downtime").verdict == "partly"
+def test_calibrated_verdicts():
+    """The verdicts the expert review recalibrated, and the ones it confirmed."""
+    v = {c.id: c.verdict for c in claims.CLAIMS}
+    assert v["lxc-density-6000"] == "unsupported"
+    assert v["orch-revolutionised-lxc"] == "wrong" and v["lxc-app-isolation-focus"] == "wrong"
+    assert v["kvm-live-migration-no-downtime"] == "partly"
+    # symmetric with the containers' 1-5 s: a full OS's boot, misattributed to the mechanism
+    assert v["table-startup-kvm"] == v["table-startup-lxc"] == "partly"
+    assert v["table-cpu-kvm"] == "partly" and v["table-benchmarks-consistently"] == "partly"
+    assert v["lxc-rapid-deployment"] == "holds"  # one verdict, also in episode 03
+    assert "qboot" in claims.get("table-startup-kvm").why and "until the guest kernel starts" in claims.get("table-startup-kvm").why
 
 
 def test_counts_and_filters():
@@ -121,6 +115,7 @@ def test_counts_and_filters():
     assert sum(cs.values()) == len(claims.CLAIMS)
     assert all(c.verdict == "wrong" for c in claims.claims(verdict="wrong"))
     assert len(claims.table("performance")) == len(claims.claims("performance"))
+    assert [r["id"] for r in claims.rows("security", "holds")] == [c.id for c in claims.claims("security", "holds")]
 
 
 def test_bad_input_is_refused():
@@ -128,6 +123,8 @@ def test_bad_input_is_refused():
         claims.claims(topic="nope")
     with pytest.raises(ValueError, match="choose one of"):
         claims.claims(verdict="maybe")
+    with pytest.raises(ValueError, match="choose one of"):
+        claims.ledger(topic="nope")
     with pytest.raises(LookupError, match="ids"):
         claims.get("no-such-claim")
 
@@ -136,3 +133,64 @@ def test_show_prints_every_claim(capsys):
     claims.show()
     out = capsys.readouterr().out
     assert out.count("seed: “") == len(claims.CLAIMS)
+
+
+def test_ledger_table_has_badges_links_and_a_stable_text_form():
+    t = claims.ledger("security")
+    h = t._repr_html_()
+    assert h.count("<tr>") == len(claims.claims("security")) + 1
+    assert claims.BADGE_COLOURS["partly"] in h and "https://nvd.nist.gov/vuln/detail/CVE-2015-3456" in h
+    text = repr(t)
+    assert text.splitlines()[0] == f"{len(claims.claims('security'))} claims, topic security"
+    assert text == repr(claims.ledger("security"))  # deterministic (nbval compares text/plain)
+    assert "<" not in claims.table_html("kvm").split("“")[1].split("”")[0]  # quotes are escaped
+
+
+def test_ledger_widget_filters_through_the_pure_function():
+    from virtlab.widgets import ledger
+
+    w = ledger.LedgerWidget()
+    assert w.html.value == claims.table_html()
+    w.topic.value = "kvm"
+    assert w.html.value == claims.table_html("kvm")
+    w.verdict.value = "partly"
+    assert w.html.value == claims.table_html("kvm", "partly") and "wrong" not in w.count.value
+
+
+def test_episode_09_verdict_check(capsys):
+    from virtlab.checks import ep09
+
+    right = {"use-legacy": "partly", "orch-container-features": " Partly", "sec-vm-stronger": "holds"}
+    assert ep09.check_verdicts(right)
+    assert not ep09.check_verdicts(dict(right, **{"sec-vm-stronger": "wrong"}))
+    out = capsys.readouterr().out
+    assert "[sec-vm-stronger]" in out and "1 of 3 differ" in out
+    assert not ep09.check_verdicts({"use-legacy": "maybe"})
+    assert not ep09.check_verdicts({"no-such": "holds"}) and not ep09.check_verdicts({})
+
+
+def test_notebook_verdict_tables_agree_with_the_ledger():
+    """Where an episode tabulates 'the seed says | verdict ...', the verdict is the ledger's."""
+    import re
+
+    words = {"holds": "holds", "partly": "partly", "wrong": "wrong", "unsupported": "unsupported"}
+    checked = 0
+    for md in sorted((REPO / "notebooks" / "src").glob("*.md")):
+        for line in md.read_text(encoding="utf-8").splitlines():
+            m = re.match(r'^\| "([^"]+)"[^|]*\| (\w+)', line)
+            if not m:
+                continue
+            fragments = [claims.norm(f).strip(" .").lower() for f in m.group(1).split("...")]
+            # the seed's "Security isolation: ..." bullets are quoted with their label
+            fragments = [f.split(": ", 1)[-1] for f in fragments]
+            # a quote may span the article's advice sentence and its claim: match any fragment,
+            # best (most fragments) first
+            matches = sorted((c for c in claims.CLAIMS
+                              if any(f in claims.norm(c.quote).lower() for f in fragments)),
+                             key=lambda c: -sum(f in claims.norm(c.quote).lower() for f in fragments))
+            assert matches, f"{md.name}: no ledger entry for {m.group(1)!r}"
+            said = words.get(m.group(2).lower())
+            assert said == matches[0].verdict, (f"{md.name}: says {m.group(2)!r} for {matches[0].id}, "
+                                                f"the ledger says {matches[0].verdict}")
+            checked += 1
+    assert checked >= 3

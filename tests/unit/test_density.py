@@ -129,3 +129,12 @@ def test_widget_is_a_thin_view_and_fast():
     assert wid.output.value != before
     lat = wd.measure_latency(30)
     assert lat["median_ms"] < 100, lat
+
+
+def test_overheads_assume_a_full_os_container_when_asked():
+    medians = {("lxd", "memory_mib"): 0.6, ("vm", "memory_mib"): 210.0}
+    assert d.overheads_from_bench(medians).container_mib == 0.6
+    full = d.full_os_container_mib()
+    assert 5 < full < 100  # the recorded Debian + systemd container (13.6 MiB when recorded)
+    ov = d.overheads_from_bench(medians, container_os_mib=full)
+    assert ov.container_mib == full and ov.vm_mib == 210.0

@@ -147,3 +147,14 @@ def test_only_a_demanded_live_backend_is_forced(monkeypatch):
     assert modes.resolve("namespaces").forced is True
     monkeypatch.setenv("VIRTLAB_MODE", "embedded")
     assert modes.resolve("namespaces").forced is False
+
+
+def test_episode_00_exercise_2_needs_the_learners_answer(capsys):
+    """Unanswered is not correct; the right answer is whatever modes.resolve says (recorded)."""
+    from virtlab.checks import ep00
+
+    assert not ep00.check_embedded_lxd(None)
+    assert "type your answer" in capsys.readouterr().out  # a hint, not a verdict
+    truth = modes.resolve("lxd", "embedded").mode
+    assert truth == "recorded"
+    assert ep00.check_embedded_lxd(" Recorded ") and not ep00.check_embedded_lxd("embedded")

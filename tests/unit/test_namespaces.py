@@ -109,3 +109,35 @@ def test_unprivileged_for_mode_follows_the_mode(monkeypatch):
     monkeypatch.setenv("VIRTLAB_MODE", "recorded")
     with pytest.raises(modes.CapabilityMissing):
         ns.unprivileged_for_mode()
+
+
+# --------------------------------------------------------------------------- episode 01, exercise 3
+def test_outside_uid_check_reads_this_kernels_map(capsys):
+    """The answer is whatever this kernel maps root to (65534 as root, the own uid otherwise)."""
+    from virtlab.checks import ep01
+
+    try:
+        want, how = ep01.outside_uid_here()
+    except Exception as err:  # noqa: BLE001
+        pytest.skip(f"no unprivileged user namespaces here: {err}")
+    assert want == ("65534" if os.geteuid() == 0 else str(os.geteuid())) and "map" in how
+    assert ep01.check_outside_uid(f" {want} ")
+    assert not ep01.check_outside_uid("0") and not ep01.check_outside_uid(None)
+    out = capsys.readouterr().out
+    assert f"uid {want} outside" in out and "not answered yet" in out
+
+
+def test_outside_uid_check_falls_back_to_the_shown_map(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from virtlab.checks import ep01
+
+    def no_userns():
+        raise PermissionError("unshare(CLONE_NEWUSER): Operation not permitted")
+
+    monkeypatch.setattr(ep01, "outside_uid_here", no_userns)
+    r = SimpleNamespace(data={"view": {"uid_map": "0 1000 1"}})
+    assert ep01.check_outside_uid("1000", r) and not ep01.check_outside_uid("65534", r)
+    assert not ep01.check_outside_uid("1000")  # nothing to compare with: says so
+    out = capsys.readouterr().out
+    assert "Operation not permitted" in out and "cannot check here" in out

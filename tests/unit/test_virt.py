@@ -292,3 +292,20 @@ def test_episode_06_domain_check_asks_libvirt(capsys):
         assert ep06.check_ex1_domain(uri)
     finally:
         virt.undefine_domain("ex1", uri=uri)
+
+
+def test_embedded_views_fold_in_the_recorded_real_run(monkeypatch, capsys):
+    """After an embedded (test-driver) run the view itself shows the recording of a real run,
+    labelled RECORDED; real=False leaves it out. (Was a follow-up cell in episode 06.)"""
+    from virtlab import modes
+
+    monkeypatch.setenv("VIRTLAB_MODE", "embedded")
+    for key, show in (("libvirt.lifecycle", virt.show_lifecycle),
+                      ("libvirt.save", virt.show_save_restore),
+                      ("libvirt.snapshot", virt.show_snapshot)):
+        r = modes.run(key, quiet=True)
+        has_recording = modes.recording_path(key).exists()
+        show(r, real=False)
+        assert "RECORDED" not in capsys.readouterr().out
+        show(r)
+        assert ("RECORDED, not live" in capsys.readouterr().out) == has_recording

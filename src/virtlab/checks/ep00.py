@@ -19,8 +19,11 @@ def check_accelerator(answer: str | None) -> bool:
                    "and 'libvirt guests use' in the table above")
 
 
-def check_embedded_lxd(answer: str) -> bool:
+def check_embedded_lxd(answer: str | None) -> bool:
     """Exercise 2: which mode does VIRTLAB_MODE=embedded pick for the LXD section?"""
+    if answer is None:
+        print("type your answer instead of None: \"live\", \"embedded\" or \"recorded\"")
+        return False
     truth = modes.resolve("lxd", "embedded").mode
     ok = str(answer).strip().lower() == truth
     return verdict(ok, f"yes: '{truth}' — LXD is a daemon, and embedded mode never uses one",

@@ -64,6 +64,21 @@ def check_threat(threat: str, boundary: str) -> bool:
                    "look at the table for that threat")
 
 
+def check_verdict(threat: str, boundary: str, answer: str) -> bool:
+    """Exercise 3.1: the model's verdict for ``boundary`` against ``threat``."""
+    try:
+        rows = {r["boundary"]: r for r in security.assess(threat)}
+    except LookupError as err:
+        return verdict(False, "", str(err))
+    if boundary not in rows:
+        return verdict(False, "", f"unknown boundary {boundary!r}; one of: {', '.join(rows)}")
+    want = rows[boundary]["verdict"]
+    ok = isinstance(answer, str) and answer.strip().lower() == want
+    return verdict(ok, f"correct: {want} — {rows[boundary]['why']}",
+                   "not yet — answer 'stops it', 'partly' or 'does not stop it'; whose uid does "
+                   "the escaped process have, and which other containers share it?")
+
+
 # the capability a raw ICMP socket (ping) needs — hashed so the answer is not given away
 _NET_RAW = "2fca0ed7c756e4b3"
 

@@ -18,6 +18,31 @@ def check_wrong_claims(ids: list[str] | set[str] | tuple[str, ...]) -> bool:
                    "(hint: claims.claims(verdict='wrong'))")
 
 
+def check_verdicts(answers: dict[str, str]) -> bool:
+    """Exercise 1: the learner's verdicts for some ledger entries, compared with the ledger."""
+    if not isinstance(answers, dict) or not answers:
+        return verdict(False, "", "pass a dict {claim id: verdict}")
+    if all(not str(v).strip() for v in answers.values()):
+        return verdict(False, "", "not answered yet: fill in your verdict for each claim")
+    wrong = []
+    for cid, mine in answers.items():
+        try:
+            c = claims.get(cid)
+        except LookupError as err:
+            return verdict(False, "", str(err))
+        mine = str(mine).strip().lower()
+        if mine not in claims.VERDICTS:
+            return verdict(False, "", f"{cid}: {mine!r} is not a verdict; one of {', '.join(claims.VERDICTS)}")
+        if mine != c.verdict:
+            wrong.append(c)
+    for c in wrong:
+        print(f"  {c.id}: you said {answers[c.id]!r}; the ledger's reasons:")
+        claims.show_one(c.id)
+    return verdict(not wrong, f"your {len(answers)} verdicts agree with the ledger",
+                   f"{len(wrong)} of {len(answers)} differ — read the evidence above; if you "
+                   "think the ledger is wrong, the data file is there to be corrected")
+
+
 def check_next_bottleneck(limits: dict[str, int], answer: str) -> bool:
     """Exercise 2: after raising ``limits`` (e.g. inotify as LXD's guide says), what limits the
     number of containers in the exercise's scenario? ``answer`` is the bottleneck's name."""
