@@ -44,7 +44,7 @@ fi
 step "building the tiny course VM (kernel + busybox initramfs) offline"
 PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}" python3 -c \
   'import sys; from virtlab import virt; [print("  " + p) for p in virt.build_images(force=False)]' \
-  || die "building the course VM failed (run: PYTHONPATH=$REPO/src python3 -m virtlab.virt build)"
+  || die "building the course VM failed (run: PYTHONPATH=$REPO/src python3 -m virtlab.cli images build --only vm)"
 
 if [ -n "${LEARNER:-}" ] && id "$LEARNER" >/dev/null 2>&1; then
   if ! id -nG "$LEARNER" | tr ' ' '\n' | grep -qx libvirt; then
