@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import secrets
@@ -765,8 +766,16 @@ def cow_pool(name: str | None = None, driver: str = "btrfs", size: int | str = "
 
 
 # --------------------------------------------------------------------------- images
-def _yaml_str(v: str) -> str:
-    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def image_metadata(properties: dict[str, str], *, created: int | None = None) -> str:
+    """The ``metadata.yaml`` of an LXD image, written by a serializer (never from strings).
+
+    It is JSON, which is valid YAML 1.2 — LXD reads it as YAML — and needs no dependency
+    (PyYAML is not one of pylxd's, and provisioning may run on Debian's bare python3)."""
+    meta = {"architecture": os.uname().machine,
+            "creation_date": int(time.time()) if created is None else created,
+            "properties": {str(k): str(v) for k, v in properties.items()},
+            "templates": {}}
+    return json.dumps(meta, indent=2) + "\n"
 
 
 def _busybox_image_tarball(dest: Path) -> Path:
@@ -783,9 +792,7 @@ def _busybox_image_tarball(dest: Path) -> Path:
                  "description": "virtlab course image: busybox, built offline",
                  IMAGE_OWNER_PROPERTY: OWNER_VALUE,
                  "virtlab.built_by": f"virtlab.lxd.build_images from {bb}"}
-        meta = (f"architecture: {os.uname().machine}\ncreation_date: {int(time.time())}\n"
-                "properties:\n" + "".join(f"  {k}: {_yaml_str(v)}\n" for k, v in props.items())
-                + "templates: {}\n")
+        meta = image_metadata(props)
 
         def as_root(ti: tarfile.TarInfo) -> tarfile.TarInfo:
             ti.uid = ti.gid = 0
@@ -955,10 +962,7 @@ def build_debian_image(force: bool = False, *, client: Any | None = None,
                  "description": f"virtlab course image: Debian {suite} (debootstrap minbase)",
                  IMAGE_OWNER_PROPERTY: OWNER_VALUE,
                  "virtlab.built_by": f"virtlab.lxd.build_debian_image from {mirror}"}
-        (Path(tmp) / "metadata.yaml").write_text(
-            f"architecture: {os.uname().machine}\ncreation_date: {int(time.time())}\n"
-            "properties:\n" + "".join(f"  {k}: {_yaml_str(v)}\n" for k, v in props.items())
-            + "templates: {}\n")
+        (Path(tmp) / "metadata.yaml").write_text(image_metadata(props))
         tarball = Path(tmp) / "debian.tar"
         subprocess.run(["tar", "--numeric-owner", "--xattrs", "-cf", str(tarball), "-C", tmp,
                         "metadata.yaml", "rootfs"], check=True, capture_output=True,

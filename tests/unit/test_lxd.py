@@ -8,6 +8,8 @@ not LXD, a server that never answers); mocks only where the real condition canno
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import tarfile
 import threading
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from virtlab import OWNER_KEY, OWNER_VALUE, lxd, modes, rootfs
 from virtlab.checks import ep04
@@ -219,12 +222,40 @@ def test_busybox_image_tarball(tmp_path):
         busybox = tar.getmember("rootfs/bin/busybox")
         sh = tar.getmember("rootfs/bin/sh")
         inittab = tar.extractfile("rootfs/etc/inittab").read().decode()
-    assert f'virtlab.owner: "{OWNER_VALUE}"' in meta
-    assert "architecture: " in meta and "creation_date: " in meta
+    meta = yaml.safe_load(meta)  # as LXD reads it
+    assert meta["properties"]["virtlab.owner"] == OWNER_VALUE
+    assert meta["architecture"] == os.uname().machine and isinstance(meta["creation_date"], int)
     assert busybox.uid == 0 and busybox.gid == 0 and busybox.mode & 0o111
     assert sh.issym() and sh.linkname == "/bin/busybox"
     assert "rootfs/sbin/init" in names
     assert "askfirst" not in inittab  # no getty on a console that does not exist
+
+
+YAML_NASTY = 'a: b # not a comment\n- "quoted" \\ {flow} [seq] &anchor *alias !tag %pct @at `tick`\tend: ü'
+
+
+def test_image_metadata_round_trips_yaml_metacharacters():
+    text = lxd.image_metadata({"description": YAML_NASTY, "name: x": "- y"}, created=1700000000)
+    meta = yaml.safe_load(text)
+    assert meta == {"architecture": os.uname().machine, "creation_date": 1700000000,
+                    "properties": {"description": YAML_NASTY, "name: x": "- y"}, "templates": {}}
+
+
+def test_built_image_metadata_round_trips_a_strange_busybox_path(tmp_path, monkeypatch):
+    """The builder writes the busybox path into the image properties: whatever it holds comes
+    back unchanged when the metadata is read as YAML."""
+    try:
+        real = rootfs.busybox_path()
+    except rootfs.MissingTool:
+        pytest.skip("no static busybox here")
+    odd = tmp_path / 'bin: "x" #y\nz \\ {w}' / "busybox"
+    odd.parent.mkdir()
+    shutil.copy2(real, odd)
+    monkeypatch.setattr(rootfs, "BUSYBOX_CANDIDATES", (str(odd),))
+    tb = lxd._busybox_image_tarball(tmp_path / "img.tar.gz")
+    with tarfile.open(tb) as tar:
+        meta = yaml.safe_load(tar.extractfile("metadata.yaml").read().decode())
+    assert meta["properties"]["virtlab.built_by"] == f"virtlab.lxd.build_images from {odd}"
 
 
 # --------------------------------------------------------------------------- views & checks
