@@ -1074,6 +1074,26 @@ def _du(path: Path) -> dict[str, int]:
     return {"apparent": apparent, "allocated": allocated, "files": files}
 
 
+def _cannot(backend: modes.Backend, missing: str, fix: str) -> None:
+    """A part of a demo cannot run here. Where live was merely the best mode, the demo goes on
+    and its view says what is missing; where live was demanded (``VIRTLAB_MODE=live``,
+    ``virtlab record``) that would be a degraded result, so it is an error."""
+    if backend.forced:
+        raise modes.CapabilityMissing(backend.section, "live", missing, fix)
+
+
+def _readable(path: Path) -> bool:
+    return os.access(path, os.R_OK | os.X_OK)
+
+
+def _rootfs_du(backend: modes.Backend, rootdir: Path) -> dict[str, int]:
+    """:func:`_du` of an instance's root filesystem in the pool (zeros where only root may look,
+    an error there when live was demanded)."""
+    if not _readable(rootdir):
+        _cannot(backend, f"{rootdir} can only be read by root", "run it as root on the lab VM")
+    return _du(rootdir)
+
+
 def pool_path(client: Any | None = None, pool: str = "default") -> Path:
     """Where the ``dir`` storage pool keeps its data on the host."""
     client = client or connect()
@@ -1230,17 +1250,19 @@ def demo_oom(backend: modes.Backend) -> dict[str, Any]:
         cg = st.cgroup.get("memory")
         failcnt = None
         limit = None
-        if cg is not None:  # cgroup v1 (hybrid hosts)
-            base = Path(probe.cgroups().v1_controllers.get("memory", "/sys/fs/cgroup/memory")) / cg.lstrip("/")
-            with contextlib.suppress(OSError):
+        try:
+            if cg is not None:  # cgroup v1 (hybrid hosts)
+                base = Path(probe.cgroups().v1_controllers.get("memory", "/sys/fs/cgroup/memory")) / cg.lstrip("/")
                 failcnt = int((base / "memory.failcnt").read_text())
                 limit = int((base / "memory.limit_in_bytes").read_text())
-        else:
-            base = Path(probe.cgroups().v2_mount or "/sys/fs/cgroup") / st.cgroup.get("unified", "").lstrip("/")
-            with contextlib.suppress(OSError):
+            else:
+                base = Path(probe.cgroups().v2_mount or "/sys/fs/cgroup") / st.cgroup.get("unified", "").lstrip("/")
                 ev = dict(line.split() for line in (base / "memory.events").read_text().splitlines())
                 failcnt = int(ev.get("oom_kill", 0))
                 limit = int((base / "memory.max").read_text())
+        except OSError as err:
+            _cannot(backend, f"the container's memory cgroup cannot be read ({err})",
+                    "run it on a lab VM where LXD's cgroups are visible")
         return {"command": " ".join(OOM_CMD), "exit_code": res.code, "stderr": res.err,
                 "after": after.out.strip(), "free_inside": free,
                 "meminfo_inside": meminfo, "lxcfs": lxcfs, "cgroup_limit": limit,
@@ -1322,7 +1344,7 @@ def demo_storage(backend: modes.Backend) -> dict[str, Any]:
         inodes = {}
         for inst in (a, b):
             rootdir = base / "containers" / inst.name / "rootfs"
-            sizes[inst.name] = _du(rootdir)
+            sizes[inst.name] = _rootfs_du(backend, rootdir)
             try:
                 inodes[inst.name] = os.lstat(rootdir / "bin" / "busybox").st_ino
             except OSError:  # only root may look inside the pool
@@ -1424,7 +1446,8 @@ def demo_cow(backend: modes.Backend) -> dict[str, Any]:
             inst = stack.enter_context(instance(f"dir-{i}", client=client))
             dt = time.perf_counter() - t
             dir_rows.append({"launch_s": round(dt, 3),
-                             "bytes": _du(base / "containers" / inst.name / "rootfs")["allocated"]})
+                             "bytes": _rootfs_du(backend, base / "containers" / inst.name
+                                                 / "rootfs")["allocated"]})
     out["dir"] = dir_rows
     try:
         with cow_pool(client=client) as pool:
@@ -1441,6 +1464,7 @@ def demo_cow(backend: modes.Backend) -> dict[str, Any]:
                     before = used
             out["btrfs"] = rows
     except LookupError as err:  # btrfs tools missing: say so instead of failing the notebook
+        _cannot(backend, f"no btrfs pool ({err})", "install btrfs-progs (provision.sh does)")
         out["btrfs"] = None
         out["btrfs_error"] = str(err)
     return out
@@ -1468,6 +1492,8 @@ def demo_fullos(backend: modes.Backend) -> dict[str, Any]:
     """A full Debian userspace with systemd as PID 1, in a container (needs ``vl-debian``)."""
     client = connect()
     if not _image_exists(client, DEBIAN_IMAGE):
+        _cannot(backend, f"the optional image {DEBIAN_IMAGE} is not built",
+                "`sudo VIRTLAB_LXD_DEBIAN=1 virtlab images build --only lxd`")
         return {"available": False,
                 "hint": "the optional image vl-debian is not built here; build it with "
                         "`sudo VIRTLAB_LXD_DEBIAN=1 virtlab images build --only lxd` (about a "
@@ -1497,7 +1523,7 @@ def demo_fullos(backend: modes.Backend) -> dict[str, Any]:
                 "packages": int(inst.exec(["sh", "-c", "dpkg -l | grep -c ^ii"]).out or 0),
                 "services": sorted(s.split()[0] for s in services if s.strip()),
                 "processes": st.processes, "memory_bytes": st.memory_bytes,
-                "rootfs_bytes": _du(rootdir)["allocated"]}
+                "rootfs_bytes": _rootfs_du(backend, rootdir)["allocated"]}
 
 
 def show_fullos(r: modes.Result) -> None:

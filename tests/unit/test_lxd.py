@@ -21,6 +21,7 @@ import yaml
 
 from virtlab import OWNER_KEY, OWNER_VALUE, lxd, modes, rootfs
 from virtlab.checks import ep04
+from virtlab.safety import course_name
 
 BAD_NAMES = ["Web", "web_1", "x" * 70, "web;rm -rf /", "web$(id)", "web 1", "-web", "web-", ""]
 
@@ -326,3 +327,64 @@ def test_checks_in_recorded_mode(monkeypatch, capsys):
     assert "privileged" in capsys.readouterr().out
     lxd.tidy("web")
     assert "not live" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- demanded live
+# Where live was demanded (VIRTLAB_MODE=live, `virtlab record`) a demo must not degrade: a part
+# it cannot run is an error. Only the missing part is faked (this is the error path).
+FORCED = modes.Backend("lxd", "live", "test", forced=True)
+BEST = modes.Backend("lxd", "live", "test")  # auto: live was only the best mode
+
+
+class _FakeInstance:
+    def __init__(self, name: str) -> None:
+        self.name = course_name(name)
+
+    def __enter__(self) -> _FakeInstance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@pytest.fixture
+def lxd_without_debian_image(monkeypatch):
+    monkeypatch.setattr(lxd, "connect", lambda: object())
+    monkeypatch.setattr(lxd, "_image_exists", lambda client, alias: False)
+
+
+def test_fullos_without_its_image_fails_when_live_is_demanded(lxd_without_debian_image):
+    with pytest.raises(modes.CapabilityMissing, match="vl-debian is not built"):
+        lxd.demo_fullos(FORCED)
+    assert lxd.demo_fullos(BEST)["available"] is False  # auto: the view says what is missing
+
+
+@pytest.fixture
+def lxd_without_btrfs(monkeypatch, tmp_path):
+    monkeypatch.setattr(lxd, "connect", lambda: object())
+    monkeypatch.setattr(lxd, "pool_path", lambda client=None, pool="default": tmp_path)
+
+    def instance(name: str, **kw: object) -> _FakeInstance:
+        inst = _FakeInstance(name)
+        (tmp_path / "containers" / inst.name / "rootfs" / "bin").mkdir(parents=True, exist_ok=True)
+        return inst
+
+    monkeypatch.setattr(lxd, "instance", instance)
+
+    def no_btrfs(*a, **kw):
+        raise LookupError("mkfs.btrfs is not installed")
+
+    monkeypatch.setattr(lxd, "cow_pool", no_btrfs)
+
+
+def test_cow_without_btrfs_fails_when_live_is_demanded(lxd_without_btrfs):
+    with pytest.raises(modes.CapabilityMissing, match="no btrfs pool"):
+        lxd.demo_cow(FORCED)
+    assert lxd.demo_cow(BEST)["btrfs"] is None
+
+
+def test_unreadable_pool_fails_when_live_is_demanded(lxd_without_btrfs, monkeypatch):
+    monkeypatch.setattr(lxd.os, "access", lambda *a, **k: False)  # as for a non-root learner
+    with pytest.raises(modes.CapabilityMissing, match="can only be read by root"):
+        lxd.demo_cow(FORCED)
+    assert all(row["bytes"] == 0 for row in lxd.demo_cow(BEST)["dir"])
