@@ -1393,12 +1393,11 @@ def show_lifecycle(r: modes.Result) -> None:
 
 def plot_lifecycle(r: modes.Result) -> None:
     """Bar chart of the lifecycle medians (through :func:`virtlab.plots.show`, with alt text)."""
-    import matplotlib.pyplot as plt
-
     from virtlab import plots
 
     tab = lifecycle_table(r)
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig = plots.figure(figsize=(6, 3))
+    ax = fig.subplots()
     tab.plot.bar(ax=ax, rot=0)
     ax.set_ylabel("seconds (median)")
     ax.set_title("An LXD container's life, on this machine")
