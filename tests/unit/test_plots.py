@@ -39,3 +39,14 @@ def test_show_needs_a_real_alt_text():
 
     with pytest.raises(ValueError, match="alt text"):
         plots.show(plots.figure(), alt="a chart")
+
+
+def test_no_module_draws_through_pyplot_or_sets_a_backend():
+    from pathlib import Path
+
+    import virtlab
+
+    src = Path(virtlab.__file__).parent
+    bad = [str(p.relative_to(src)) for p in src.rglob("*.py")
+           if "import matplotlib.pyplot" in (t := p.read_text()) or "matplotlib.use(" in t]
+    assert bad == []
