@@ -1172,12 +1172,16 @@ def demo_launch(backend: modes.Backend) -> dict[str, Any]:
         }
         inside = {k: inst.exec(c).out for k, c in cmds.items()}
         st = inst.state()
+        namespaces = inst.namespaces()
+        if any(v["container"] is None for v in namespaces.values()):
+            _cannot(backend, "the container's /proc/<pid>/ns can only be read by root",
+                    "run it as root on the lab VM")
         return {"name": inst.name, "launch_s": round(launched, 3), "inside": inside,
                 "host_uname_r": os.uname().release, "state": {
                     "status": st.status, "pid": st.pid, "processes": st.processes,
                     "memory_bytes": st.memory_bytes,
                     "cgroup_memory": st.cgroup.get("memory") or st.cgroup.get("unified")},
-                "namespaces": inst.namespaces(), "ids": inst.host_ids()}
+                "namespaces": namespaces, "ids": inst.host_ids()}
 
 
 def show_launch(r: modes.Result) -> None:

@@ -346,11 +346,31 @@ class _FakeInstance:
     def __exit__(self, *exc: object) -> None:
         pass
 
+    # what a learner without root gets from a running container
+    def exec(self, cmd: list[str]) -> lxd.ExecResult:
+        return lxd.ExecResult(0, "out\n", "")
+
+    def state(self) -> lxd.InstanceState:
+        return lxd.InstanceState(self.name, "Running", 4242, 1, 1, 1, {"memory": "/lxc/x"})
+
+    def namespaces(self) -> dict[str, dict[str, object]]:
+        return {"pid": {"container": None, "host": "pid:[1]", "shared": None}}
+
+    def host_ids(self) -> dict[str, object]:
+        return {"pid": 4242}
+
 
 @pytest.fixture
 def lxd_without_debian_image(monkeypatch):
     monkeypatch.setattr(lxd, "connect", lambda: object())
     monkeypatch.setattr(lxd, "_image_exists", lambda client, alias: False)
+
+
+def test_launch_without_the_namespaces_fails_when_live_is_demanded(monkeypatch):
+    monkeypatch.setattr(lxd, "instance", lambda name, **kw: _FakeInstance(name))
+    with pytest.raises(modes.CapabilityMissing, match="can only be read by root"):
+        lxd.demo_launch(FORCED)
+    assert lxd.demo_launch(BEST)["namespaces"]["pid"]["container"] is None
 
 
 def test_fullos_without_its_image_fails_when_live_is_demanded(lxd_without_debian_image):
