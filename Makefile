@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml tools/setup.sh
 
 setup: $(STAMP)
 
+# the token travels in the environment, never on a command line (ps shows those to everyone);
+# VIRTLAB_LAB_TOKEN=... make lab keeps it off make's own command line too
+ifneq ($(LAB_TOKEN),)
+lab: export VIRTLAB_LAB_TOKEN := $(LAB_TOKEN)
+endif
 lab: setup
-	@$(PY) -m virtlab.labserver --port "$(LAB_PORT)" $(if $(LAB_TOKEN),--token "$(LAB_TOKEN)")
+	@$(PY) -m virtlab.labserver --port "$(LAB_PORT)"
 
 test: setup
 	@bash tools/test.sh "$(VENV)"

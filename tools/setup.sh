@@ -23,12 +23,17 @@ if pkg-config --exists libvirt 2>/dev/null && command -v gcc >/dev/null; then
   extras="$extras,libvirt"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   say "installing the system packages libvirt-python needs to build (libvirt-dev pkg-config gcc) ..."
-  if [ ! -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+  # no init system: keep package scripts from starting services, only while we install
+  # (a policy-rc.d that was there before is left alone; VIRTLAB_POLICY_RC moves it for tests)
+  POLICY_RC="${VIRTLAB_POLICY_RC:-/usr/sbin/policy-rc.d}"
+  if [ ! -d /run/systemd/system ] && [ ! -e "$POLICY_RC" ]; then
+    trap 'rm -f "$POLICY_RC"' EXIT; POLICY_RC_OURS=1
+    printf '#!/bin/sh\nexit 101\n' > "$POLICY_RC"; chmod +x "$POLICY_RC"
   fi
   apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
     libvirt-dev pkg-config gcc python3-dev busybox-static >/dev/null
+  if [ -n "${POLICY_RC_OURS:-}" ]; then rm -f "$POLICY_RC"; trap - EXIT; fi
   extras="$extras,libvirt"
 else
   cat <<'TXT'
@@ -46,8 +51,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
 say "installing the course package with extras [$extras] (first time: a minute or two) ..."
-"$VENV/bin/python" -m pip install -q --progress-bar off -e ".[$extras]" 2>&1 \
-  | grep -vE 'BuildBackendWarning|^\s*$|is ignored: it is neither' || true
+# pip's noise lines are filtered out; pipefail (set above) keeps pip's own exit status
+if ! "$VENV/bin/python" -m pip install -q --progress-bar off -e ".[$extras]" 2>&1 \
+    | { grep -vE 'BuildBackendWarning|^\s*$|is ignored: it is neither' || true; }; then
+  echo "[setup] ERROR: pip could not install the course package (its messages are above)" >&2
+  exit 1
+fi
 "$VENV/bin/python" -c 'import virtlab, jupyterlab, ipywidgets, nbval, pylxd' \
   || { echo "[setup] ERROR: the environment is incomplete (see pip's messages above)" >&2; exit 1; }
 # 3. a static busybox (the mini container's root filesystem): without root, Debian's package is

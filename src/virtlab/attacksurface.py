@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from virtlab.safety import Deadline, DeadlineExceeded
+from virtlab.safety import Deadline, DeadlineExceeded, VirtlabError
 
 UNISTD_HEADERS = ("/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm/unistd_64.h")
 KVM_PARA_HEADER = "/usr/include/linux/kvm_para.h"
@@ -107,7 +107,7 @@ def qemu_devices(machine: str = "q35", *, timeout: float = 20.0) -> dict[str, An
         if isinstance(msg.get("return"), str):
             tree = msg["return"]
     if tree is None:
-        raise RuntimeError(f"QEMU gave no device tree: {res.stderr.strip()[-300:]}")
+        raise VirtlabError(f"QEMU gave no device tree: {res.stderr.strip()[-300:]}")
     devs = re.findall(r"dev: ([\w.-]+)", tree)
     return {"machine": machine, "devices": len(devs), "models": sorted(set(devs))}
 

@@ -710,10 +710,11 @@ def table_text(summary) -> str:  # noqa: ANN001 - pandas
 
 def plot(summary, title: str = "this machine"):  # noqa: ANN001, ANN201 - pandas, matplotlib
     """Bar charts (log scale) of the medians with min–max error bars, one panel per metric."""
-    import matplotlib.pyplot as plt
+    from virtlab import plots
 
     metrics = [m for m in METRICS if m in set(summary["metric"])]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.2))
+    fig = plots.figure(figsize=(3.0 * len(metrics), 3.2))
+    axes = fig.subplots(1, len(metrics))
     axes = [axes] if len(metrics) == 1 else list(axes)
     colors = {"host": "#4c72b0", "ns": "#55a868", "lxd": "#dd8452", "vm": "#c44e52"}
     for ax, m in zip(axes, metrics, strict=True):

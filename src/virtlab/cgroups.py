@@ -745,12 +745,13 @@ def show_cpu(r: modes.Result) -> None:
 
 def plot_cpu(r: modes.Result):  # noqa: ANN201 - matplotlib figure
     """Measured CPU share against the quota (with the ideal line)."""
-    import matplotlib.pyplot as plt
+    from virtlab import plots
 
     rows = r.data["rows"]
     q = [row["quota"] for row in rows]
     s = [row["share"] for row in rows]
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig = plots.figure(figsize=(5, 3.2))
+    ax = fig.subplots()
     ax.plot([0, 1.05], [0, 1.05], "--", color="grey", label="share = quota")
     ax.plot(q, s, "o-", label="measured (one busy loop)")
     ax.set_xlabel("CPU quota (CPUs)")

@@ -40,11 +40,14 @@ def _table(rows: Sequence[tuple[str, str, str]]) -> str:
 
 def tested_on() -> str:
     """The README's "tested on" line, generated from the probe."""
-    import jupyterlab
-
+    try:
+        import jupyterlab
+    except ImportError:  # e.g. a bare `pip install virtlab` without the [lab] extra
+        lab = "JupyterLab not installed"
+    else:
+        lab = f"JupyterLab {jupyterlab.__version__}"
     c = probe.capabilities()
-    bits = [f"{c.kernel['os']}", f"Linux {c.kernel['release']}", f"Python {c.kernel['python']}",
-            f"JupyterLab {jupyterlab.__version__}"]
+    bits = [f"{c.kernel['os']}", f"Linux {c.kernel['release']}", f"Python {c.kernel['python']}", lab]
     if c.lxd.reachable:
         bits.append(f"LXD {c.lxd.version}")
     lv = c.libvirt.uris.get("qemu:///system", {})

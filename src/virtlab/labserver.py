@@ -2,6 +2,10 @@
 
 ``make lab`` runs ``python -m virtlab.labserver``. On a lab VM, reach it through an SSH tunnel
 (``ssh -L 8888:127.0.0.1:8888 learner@lab-vm``); it never listens on a public address.
+
+The token never appears on a command line (every local user can read those with ``ps``): give it
+as ``VIRTLAB_LAB_TOKEN`` and it reaches JupyterLab in its environment (``JUPYTER_TOKEN``), which
+only the same user and root can read.
 """
 
 from __future__ import annotations
@@ -10,23 +14,20 @@ import argparse
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 START = "notebooks/00-start-here.ipynb"
 
 
-def lab_command(port: int, token: str, root: Path = ROOT) -> list[str]:
-    """The ``jupyter lab`` command line (no shell involved)."""
+def lab_command(port: int, root: Path = ROOT) -> list[str]:
+    """The ``jupyter lab`` command line (no shell involved, no secret in it)."""
     if not 0 < port < 65536:
         raise ValueError(f"port {port} is out of range (1-65535)")
-    if len(token) < 16:
-        raise ValueError("the token must be at least 16 characters")
     cmd = [
         sys.executable, "-m", "jupyterlab",
         "--ip=127.0.0.1", f"--port={port}", "--port-retries=0", "--no-browser",
-        f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
         f"--LabApp.default_url=/lab/tree/{START}",
     ]
@@ -35,13 +36,25 @@ def lab_command(port: int, token: str, root: Path = ROOT) -> list[str]:
     return cmd
 
 
+def lab_env(token: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The server's environment: ``base`` (default: ours) with the token as ``JUPYTER_TOKEN``."""
+    if len(token) < 16:
+        raise ValueError("the token must be at least 16 characters")
+    env = dict(os.environ if base is None else base)
+    env.pop("VIRTLAB_LAB_TOKEN", None)
+    env["JUPYTER_TOKEN"] = token
+    return env
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--port", type=int, default=8888)
-    ap.add_argument("--token", default=os.environ.get("VIRTLAB_LAB_TOKEN") or secrets.token_hex(24))
+    ap.add_argument("--token", default=os.environ.get("VIRTLAB_LAB_TOKEN") or secrets.token_hex(24),
+                    help="prefer the environment variable VIRTLAB_LAB_TOKEN: an option is "
+                         "visible to every local user (ps) until JupyterLab starts")
     args = ap.parse_args(argv)
     try:
-        cmd = lab_command(args.port, args.token)
+        cmd, env = lab_command(args.port), lab_env(args.token)
     except ValueError as err:
         print(f"make lab: {err}", file=sys.stderr)
         return 2
@@ -49,8 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"[lab] JupyterLab on 127.0.0.1:{args.port} (token-protected). Open:\n\n    {url}\n", flush=True)
     print("[lab] On a lab VM, tunnel first: ssh -L "
           f"{args.port}:127.0.0.1:{args.port} <you>@<lab-vm>   (Ctrl-C stops the server)", flush=True)
-    os.execv(cmd[0], cmd)
-    return 0  # pragma: no cover - execv does not return
+    os.execve(cmd[0], cmd, env)
+    return 0  # pragma: no cover - execve does not return
 
 
 if __name__ == "__main__":

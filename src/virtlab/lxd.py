@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import secrets
@@ -765,8 +766,16 @@ def cow_pool(name: str | None = None, driver: str = "btrfs", size: int | str = "
 
 
 # --------------------------------------------------------------------------- images
-def _yaml_str(v: str) -> str:
-    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def image_metadata(properties: dict[str, str], *, created: int | None = None) -> str:
+    """The ``metadata.yaml`` of an LXD image, written by a serializer (never from strings).
+
+    It is JSON, which is valid YAML 1.2 — LXD reads it as YAML — and needs no dependency
+    (PyYAML is not one of pylxd's, and provisioning may run on Debian's bare python3)."""
+    meta = {"architecture": os.uname().machine,
+            "creation_date": int(time.time()) if created is None else created,
+            "properties": {str(k): str(v) for k, v in properties.items()},
+            "templates": {}}
+    return json.dumps(meta, indent=2) + "\n"
 
 
 def _busybox_image_tarball(dest: Path) -> Path:
@@ -783,9 +792,7 @@ def _busybox_image_tarball(dest: Path) -> Path:
                  "description": "virtlab course image: busybox, built offline",
                  IMAGE_OWNER_PROPERTY: OWNER_VALUE,
                  "virtlab.built_by": f"virtlab.lxd.build_images from {bb}"}
-        meta = (f"architecture: {os.uname().machine}\ncreation_date: {int(time.time())}\n"
-                "properties:\n" + "".join(f"  {k}: {_yaml_str(v)}\n" for k, v in props.items())
-                + "templates: {}\n")
+        meta = image_metadata(props)
 
         def as_root(ti: tarfile.TarInfo) -> tarfile.TarInfo:
             ti.uid = ti.gid = 0
@@ -955,10 +962,7 @@ def build_debian_image(force: bool = False, *, client: Any | None = None,
                  "description": f"virtlab course image: Debian {suite} (debootstrap minbase)",
                  IMAGE_OWNER_PROPERTY: OWNER_VALUE,
                  "virtlab.built_by": f"virtlab.lxd.build_debian_image from {mirror}"}
-        (Path(tmp) / "metadata.yaml").write_text(
-            f"architecture: {os.uname().machine}\ncreation_date: {int(time.time())}\n"
-            "properties:\n" + "".join(f"  {k}: {_yaml_str(v)}\n" for k, v in props.items())
-            + "templates: {}\n")
+        (Path(tmp) / "metadata.yaml").write_text(image_metadata(props))
         tarball = Path(tmp) / "debian.tar"
         subprocess.run(["tar", "--numeric-owner", "--xattrs", "-cf", str(tarball), "-C", tmp,
                         "metadata.yaml", "rootfs"], check=True, capture_output=True,
@@ -1070,6 +1074,26 @@ def _du(path: Path) -> dict[str, int]:
     return {"apparent": apparent, "allocated": allocated, "files": files}
 
 
+def _cannot(backend: modes.Backend, missing: str, fix: str) -> None:
+    """A part of a demo cannot run here. Where live was merely the best mode, the demo goes on
+    and its view says what is missing; where live was demanded (``VIRTLAB_MODE=live``,
+    ``virtlab record``) that would be a degraded result, so it is an error."""
+    if backend.forced:
+        raise modes.CapabilityMissing(backend.section, "live", missing, fix)
+
+
+def _readable(path: Path) -> bool:
+    return os.access(path, os.R_OK | os.X_OK)
+
+
+def _rootfs_du(backend: modes.Backend, rootdir: Path) -> dict[str, int]:
+    """:func:`_du` of an instance's root filesystem in the pool (zeros where only root may look,
+    an error there when live was demanded)."""
+    if not _readable(rootdir):
+        _cannot(backend, f"{rootdir} can only be read by root", "run it as root on the lab VM")
+    return _du(rootdir)
+
+
 def pool_path(client: Any | None = None, pool: str = "default") -> Path:
     """Where the ``dir`` storage pool keeps its data on the host."""
     client = client or connect()
@@ -1148,12 +1172,16 @@ def demo_launch(backend: modes.Backend) -> dict[str, Any]:
         }
         inside = {k: inst.exec(c).out for k, c in cmds.items()}
         st = inst.state()
+        namespaces = inst.namespaces()
+        if any(v["container"] is None for v in namespaces.values()):
+            _cannot(backend, "the container's /proc/<pid>/ns can only be read by root",
+                    "run it as root on the lab VM")
         return {"name": inst.name, "launch_s": round(launched, 3), "inside": inside,
                 "host_uname_r": os.uname().release, "state": {
                     "status": st.status, "pid": st.pid, "processes": st.processes,
                     "memory_bytes": st.memory_bytes,
                     "cgroup_memory": st.cgroup.get("memory") or st.cgroup.get("unified")},
-                "namespaces": inst.namespaces(), "ids": inst.host_ids()}
+                "namespaces": namespaces, "ids": inst.host_ids()}
 
 
 def show_launch(r: modes.Result) -> None:
@@ -1226,17 +1254,19 @@ def demo_oom(backend: modes.Backend) -> dict[str, Any]:
         cg = st.cgroup.get("memory")
         failcnt = None
         limit = None
-        if cg is not None:  # cgroup v1 (hybrid hosts)
-            base = Path(probe.cgroups().v1_controllers.get("memory", "/sys/fs/cgroup/memory")) / cg.lstrip("/")
-            with contextlib.suppress(OSError):
+        try:
+            if cg is not None:  # cgroup v1 (hybrid hosts)
+                base = Path(probe.cgroups().v1_controllers.get("memory", "/sys/fs/cgroup/memory")) / cg.lstrip("/")
                 failcnt = int((base / "memory.failcnt").read_text())
                 limit = int((base / "memory.limit_in_bytes").read_text())
-        else:
-            base = Path(probe.cgroups().v2_mount or "/sys/fs/cgroup") / st.cgroup.get("unified", "").lstrip("/")
-            with contextlib.suppress(OSError):
+            else:
+                base = Path(probe.cgroups().v2_mount or "/sys/fs/cgroup") / st.cgroup.get("unified", "").lstrip("/")
                 ev = dict(line.split() for line in (base / "memory.events").read_text().splitlines())
                 failcnt = int(ev.get("oom_kill", 0))
                 limit = int((base / "memory.max").read_text())
+        except OSError as err:
+            _cannot(backend, f"the container's memory cgroup cannot be read ({err})",
+                    "run it on a lab VM where LXD's cgroups are visible")
         return {"command": " ".join(OOM_CMD), "exit_code": res.code, "stderr": res.err,
                 "after": after.out.strip(), "free_inside": free,
                 "meminfo_inside": meminfo, "lxcfs": lxcfs, "cgroup_limit": limit,
@@ -1318,7 +1348,7 @@ def demo_storage(backend: modes.Backend) -> dict[str, Any]:
         inodes = {}
         for inst in (a, b):
             rootdir = base / "containers" / inst.name / "rootfs"
-            sizes[inst.name] = _du(rootdir)
+            sizes[inst.name] = _rootfs_du(backend, rootdir)
             try:
                 inodes[inst.name] = os.lstat(rootdir / "bin" / "busybox").st_ino
             except OSError:  # only root may look inside the pool
@@ -1367,12 +1397,11 @@ def show_lifecycle(r: modes.Result) -> None:
 
 def plot_lifecycle(r: modes.Result) -> None:
     """Bar chart of the lifecycle medians (through :func:`virtlab.plots.show`, with alt text)."""
-    import matplotlib.pyplot as plt
-
     from virtlab import plots
 
     tab = lifecycle_table(r)
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig = plots.figure(figsize=(6, 3))
+    ax = fig.subplots()
     tab.plot.bar(ax=ax, rot=0)
     ax.set_ylabel("seconds (median)")
     ax.set_title("An LXD container's life, on this machine")
@@ -1420,7 +1449,8 @@ def demo_cow(backend: modes.Backend) -> dict[str, Any]:
             inst = stack.enter_context(instance(f"dir-{i}", client=client))
             dt = time.perf_counter() - t
             dir_rows.append({"launch_s": round(dt, 3),
-                             "bytes": _du(base / "containers" / inst.name / "rootfs")["allocated"]})
+                             "bytes": _rootfs_du(backend, base / "containers" / inst.name
+                                                 / "rootfs")["allocated"]})
     out["dir"] = dir_rows
     try:
         with cow_pool(client=client) as pool:
@@ -1437,6 +1467,7 @@ def demo_cow(backend: modes.Backend) -> dict[str, Any]:
                     before = used
             out["btrfs"] = rows
     except LookupError as err:  # btrfs tools missing: say so instead of failing the notebook
+        _cannot(backend, f"no btrfs pool ({err})", "install btrfs-progs (provision.sh does)")
         out["btrfs"] = None
         out["btrfs_error"] = str(err)
     return out
@@ -1464,6 +1495,8 @@ def demo_fullos(backend: modes.Backend) -> dict[str, Any]:
     """A full Debian userspace with systemd as PID 1, in a container (needs ``vl-debian``)."""
     client = connect()
     if not _image_exists(client, DEBIAN_IMAGE):
+        _cannot(backend, f"the optional image {DEBIAN_IMAGE} is not built",
+                "`sudo VIRTLAB_LXD_DEBIAN=1 virtlab images build --only lxd`")
         return {"available": False,
                 "hint": "the optional image vl-debian is not built here; build it with "
                         "`sudo VIRTLAB_LXD_DEBIAN=1 virtlab images build --only lxd` (about a "
@@ -1493,7 +1526,7 @@ def demo_fullos(backend: modes.Backend) -> dict[str, Any]:
                 "packages": int(inst.exec(["sh", "-c", "dpkg -l | grep -c ^ii"]).out or 0),
                 "services": sorted(s.split()[0] for s in services if s.strip()),
                 "processes": st.processes, "memory_bytes": st.memory_bytes,
-                "rootfs_bytes": _du(rootdir)["allocated"]}
+                "rootfs_bytes": _rootfs_du(backend, rootdir)["allocated"]}
 
 
 def show_fullos(r: modes.Result) -> None:

@@ -11,10 +11,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from virtlab.safety import VirtlabError
+
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/sbin/busybox")
 
 
-class MissingTool(RuntimeError):
+class MissingTool(VirtlabError, RuntimeError):
     """A host tool the course needs is not installed."""
 
 

@@ -1035,7 +1035,7 @@ def show_surface(r: modes.Result) -> None:
 
 def surface_figure(r: modes.Result) -> Any:
     """Bar chart: syscalls vs hypercalls vs emulated device models (log scale)."""
-    import matplotlib.pyplot as plt
+    from virtlab import plots
 
     d = r.data
     labels = ["syscalls\n(container → kernel)", "KVM hypercalls\n(x86)"]
@@ -1043,7 +1043,8 @@ def surface_figure(r: modes.Result) -> Any:
     for m in d["qemu"]:
         labels.append(f"QEMU device\nmodels ({m['machine']})")
         values.append(len(m["models"]))
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig = plots.figure(figsize=(7, 3.2))
+    ax = fig.subplots()
     ax.bar(labels, values, color=["#c0504d", "#4f81bd"] + ["#9bbb59"] * len(d["qemu"]))
     for i, v in enumerate(values):
         ax.text(i, v, str(v), ha="center", va="bottom")

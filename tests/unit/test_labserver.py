@@ -24,19 +24,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_command_binds_loopback_with_a_token():
-    cmd = labserver.lab_command(8888, "x" * 32)
-    assert "--ip=127.0.0.1" in cmd and "--IdentityProvider.token=" + "x" * 32 in cmd
+def test_command_binds_loopback_and_the_token_goes_in_the_environment():
+    cmd = labserver.lab_command(8888)
+    assert "--ip=127.0.0.1" in cmd and not any("token" in c.lower() for c in cmd)
+    env = labserver.lab_env("x" * 32, {"PATH": "/bin", "VIRTLAB_LAB_TOKEN": "x" * 32})
+    assert env == {"PATH": "/bin", "JUPYTER_TOKEN": "x" * 32}
     with pytest.raises(ValueError, match="token"):
-        labserver.lab_command(8888, "short")
+        labserver.lab_env("short")
     with pytest.raises(ValueError, match="port"):
-        labserver.lab_command(70000, "x" * 32)
+        labserver.lab_command(70000)
+
+
+def session_cmdlines(sid: int) -> dict[int, str]:
+    """The command line of every process in session ``sid`` (make, the shell, JupyterLab ...)."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid:  # field 6 of stat: the session id
+                out[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return out
 
 
 @pytest.mark.slow
 def test_make_lab_serves_with_token_only_on_loopback():
     port, token = free_port(), secrets.token_hex(16)
-    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}", f"LAB_TOKEN={token}"], cwd=ROOT,
+    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}"], cwd=ROOT,
+                            env={**os.environ, "VIRTLAB_LAB_TOKEN": token},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -56,6 +72,10 @@ def test_make_lab_serves_with_token_only_on_loopback():
         listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout
         local = {line.split()[3] for line in listening.splitlines() if line.strip()}
         assert local == {f"127.0.0.1:{port}"}, local
+        # the token is on no command line: `ps` shows those to every local user
+        cmdlines = session_cmdlines(proc.pid)
+        assert any("jupyterlab" in c for c in cmdlines.values()), cmdlines
+        assert not [c for c in cmdlines.values() if token in c]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

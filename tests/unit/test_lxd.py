@@ -8,6 +8,8 @@ not LXD, a server that never answers); mocks only where the real condition canno
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import tarfile
 import threading
@@ -15,9 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from virtlab import OWNER_KEY, OWNER_VALUE, lxd, modes, rootfs
 from virtlab.checks import ep04
+from virtlab.safety import course_name
 
 BAD_NAMES = ["Web", "web_1", "x" * 70, "web;rm -rf /", "web$(id)", "web 1", "-web", "web-", ""]
 
@@ -219,12 +223,40 @@ def test_busybox_image_tarball(tmp_path):
         busybox = tar.getmember("rootfs/bin/busybox")
         sh = tar.getmember("rootfs/bin/sh")
         inittab = tar.extractfile("rootfs/etc/inittab").read().decode()
-    assert f'virtlab.owner: "{OWNER_VALUE}"' in meta
-    assert "architecture: " in meta and "creation_date: " in meta
+    meta = yaml.safe_load(meta)  # as LXD reads it
+    assert meta["properties"]["virtlab.owner"] == OWNER_VALUE
+    assert meta["architecture"] == os.uname().machine and isinstance(meta["creation_date"], int)
     assert busybox.uid == 0 and busybox.gid == 0 and busybox.mode & 0o111
     assert sh.issym() and sh.linkname == "/bin/busybox"
     assert "rootfs/sbin/init" in names
     assert "askfirst" not in inittab  # no getty on a console that does not exist
+
+
+YAML_NASTY = 'a: b # not a comment\n- "quoted" \\ {flow} [seq] &anchor *alias !tag %pct @at `tick`\tend: ü'
+
+
+def test_image_metadata_round_trips_yaml_metacharacters():
+    text = lxd.image_metadata({"description": YAML_NASTY, "name: x": "- y"}, created=1700000000)
+    meta = yaml.safe_load(text)
+    assert meta == {"architecture": os.uname().machine, "creation_date": 1700000000,
+                    "properties": {"description": YAML_NASTY, "name: x": "- y"}, "templates": {}}
+
+
+def test_built_image_metadata_round_trips_a_strange_busybox_path(tmp_path, monkeypatch):
+    """The builder writes the busybox path into the image properties: whatever it holds comes
+    back unchanged when the metadata is read as YAML."""
+    try:
+        real = rootfs.busybox_path()
+    except rootfs.MissingTool:
+        pytest.skip("no static busybox here")
+    odd = tmp_path / 'bin: "x" #y\nz \\ {w}' / "busybox"
+    odd.parent.mkdir()
+    shutil.copy2(real, odd)
+    monkeypatch.setattr(rootfs, "BUSYBOX_CANDIDATES", (str(odd),))
+    tb = lxd._busybox_image_tarball(tmp_path / "img.tar.gz")
+    with tarfile.open(tb) as tar:
+        meta = yaml.safe_load(tar.extractfile("metadata.yaml").read().decode())
+    assert meta["properties"]["virtlab.built_by"] == f"virtlab.lxd.build_images from {odd}"
 
 
 # --------------------------------------------------------------------------- views & checks
@@ -295,3 +327,84 @@ def test_checks_in_recorded_mode(monkeypatch, capsys):
     assert "privileged" in capsys.readouterr().out
     lxd.tidy("web")
     assert "not live" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- demanded live
+# Where live was demanded (VIRTLAB_MODE=live, `virtlab record`) a demo must not degrade: a part
+# it cannot run is an error. Only the missing part is faked (this is the error path).
+FORCED = modes.Backend("lxd", "live", "test", forced=True)
+BEST = modes.Backend("lxd", "live", "test")  # auto: live was only the best mode
+
+
+class _FakeInstance:
+    def __init__(self, name: str) -> None:
+        self.name = course_name(name)
+
+    def __enter__(self) -> _FakeInstance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    # what a learner without root gets from a running container
+    def exec(self, cmd: list[str]) -> lxd.ExecResult:
+        return lxd.ExecResult(0, "out\n", "")
+
+    def state(self) -> lxd.InstanceState:
+        return lxd.InstanceState(self.name, "Running", 4242, 1, 1, 1, {"memory": "/lxc/x"})
+
+    def namespaces(self) -> dict[str, dict[str, object]]:
+        return {"pid": {"container": None, "host": "pid:[1]", "shared": None}}
+
+    def host_ids(self) -> dict[str, object]:
+        return {"pid": 4242}
+
+
+@pytest.fixture
+def lxd_without_debian_image(monkeypatch):
+    monkeypatch.setattr(lxd, "connect", lambda: object())
+    monkeypatch.setattr(lxd, "_image_exists", lambda client, alias: False)
+
+
+def test_launch_without_the_namespaces_fails_when_live_is_demanded(monkeypatch):
+    monkeypatch.setattr(lxd, "instance", lambda name, **kw: _FakeInstance(name))
+    with pytest.raises(modes.CapabilityMissing, match="can only be read by root"):
+        lxd.demo_launch(FORCED)
+    assert lxd.demo_launch(BEST)["namespaces"]["pid"]["container"] is None
+
+
+def test_fullos_without_its_image_fails_when_live_is_demanded(lxd_without_debian_image):
+    with pytest.raises(modes.CapabilityMissing, match="vl-debian is not built"):
+        lxd.demo_fullos(FORCED)
+    assert lxd.demo_fullos(BEST)["available"] is False  # auto: the view says what is missing
+
+
+@pytest.fixture
+def lxd_without_btrfs(monkeypatch, tmp_path):
+    monkeypatch.setattr(lxd, "connect", lambda: object())
+    monkeypatch.setattr(lxd, "pool_path", lambda client=None, pool="default": tmp_path)
+
+    def instance(name: str, **kw: object) -> _FakeInstance:
+        inst = _FakeInstance(name)
+        (tmp_path / "containers" / inst.name / "rootfs" / "bin").mkdir(parents=True, exist_ok=True)
+        return inst
+
+    monkeypatch.setattr(lxd, "instance", instance)
+
+    def no_btrfs(*a, **kw):
+        raise LookupError("mkfs.btrfs is not installed")
+
+    monkeypatch.setattr(lxd, "cow_pool", no_btrfs)
+
+
+def test_cow_without_btrfs_fails_when_live_is_demanded(lxd_without_btrfs):
+    with pytest.raises(modes.CapabilityMissing, match="no btrfs pool"):
+        lxd.demo_cow(FORCED)
+    assert lxd.demo_cow(BEST)["btrfs"] is None
+
+
+def test_unreadable_pool_fails_when_live_is_demanded(lxd_without_btrfs, monkeypatch):
+    monkeypatch.setattr(lxd.os, "access", lambda *a, **k: False)  # as for a non-root learner
+    with pytest.raises(modes.CapabilityMissing, match="can only be read by root"):
+        lxd.demo_cow(FORCED)
+    assert len(lxd.demo_cow(BEST)["dir"]) == 3  # auto: goes on; the view says root is needed

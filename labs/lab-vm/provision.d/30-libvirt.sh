@@ -65,7 +65,7 @@ fi
 step "building the tiny course VM (kernel + busybox initramfs) offline"
 PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}" python3 -c \
   'import sys; from virtlab import virt; [print("  " + p) for p in virt.build_images(force=False)]' \
-  || die "building the course VM failed (run: PYTHONPATH=$REPO/src python3 -m virtlab.virt build)"
+  || die "building the course VM failed (run: PYTHONPATH=$REPO/src python3 -m virtlab.cli images build --only vm)"
 
 # learners' snapshot disks: their homes may be closed to QEMU's user, so a shared sticky folder
 install -d -m 1777 /var/lib/virtlab/disks

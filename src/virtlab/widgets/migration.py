@@ -10,9 +10,10 @@ from virtlab import migration
 
 def figure(m: migration.Migration, title: str = "") -> Any:
     """Bar chart of MiB sent per pre-copy round, the stop-and-copy bar in red."""
-    import matplotlib.pyplot as plt
+    from virtlab import plots
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig = plots.figure(figsize=(6, 3))
+    ax = fig.subplots()
     xs = [r.n for r in m.rounds]
     ax.bar(xs, [r.sent_mib for r in m.rounds], color="tab:blue", label="pre-copy round (VM running)")
     ax.bar([len(xs) + 1], [m.rounds[-1].dirtied_mib], color="tab:red",
