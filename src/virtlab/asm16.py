@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from virtlab.safety import VirtlabError
+
 REG16 = {"ax": 0, "cx": 1, "dx": 2, "bx": 3, "sp": 4, "bp": 5, "si": 6, "di": 7}
 REG8 = {"al": 0, "cl": 1, "dl": 2, "bl": 3, "ah": 4, "ch": 5, "dh": 6, "bh": 7}
 #: two-operand ALU instructions: (opcode r/m8,r8; opcode r/m16,r16; /digit for the immediate form)
@@ -24,7 +26,7 @@ MNEMONICS = (*_ALU, *_JUMPS, "mov", "inc", "dec", "out", "in", "hlt", "nop")
 MAX_LINES = 200
 
 
-class AsmError(ValueError):
+class AsmError(VirtlabError, ValueError):
     """A line the assembler cannot encode (the message names the line and what to write)."""
 
 
