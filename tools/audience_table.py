@@ -38,9 +38,13 @@ def table(reports: list[dict]) -> str:
                 cells.append("–")
                 continue
             best = "live" if m["live"] else ("embedded" if m["embedded"] else "recorded")
-            cells.append(f"**{best}** {m['live']}/{m['embedded']}/{m['recorded']}")
+            note = "*" if m.get("needs") else ""
+            cells.append(f"**{best}** {m['live']}/{m['embedded']}/{m['recorded']}{note}")
         rows.append(f"| {sec} | " + " | ".join(cells) + " |")
     dates = sorted({r["date"] for r in reports})
+    rows.append("")
+    rows.append("\\* some cells of a live section replay their recording and say what they need "
+                "(root, or a cgroup v2 subtree of one's own).")
     rows.append("")
     rows.append(f"Counts are cells served live/embedded/recorded, from the run of {', '.join(dates)} "
                 "(`tools/run_notebooks.py`, every notebook, `VIRTLAB_MODE=auto`; the JSON per "

@@ -317,7 +317,10 @@ class NsTarget(Target):
             yield cg
 
     def _argv(self, *cmd: str) -> list[str]:
-        return ["unshare", *self.TYPES, "--fork", "--root", str(rootfs.default_rootfs()), "/bin/busybox", *cmd]
+        # a learner (not root) makes the same namespaces inside an unprivileged user namespace
+        user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+        return ["unshare", *user, *self.TYPES, "--fork", "--root", str(rootfs.default_rootfs()),
+                "/bin/busybox", *cmd]
 
     def _in(self, cg: Any, *cmd: str, timeout: float = 60) -> None:
         r = cg.run(self._argv(*cmd), timeout=timeout)

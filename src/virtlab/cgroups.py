@@ -678,7 +678,15 @@ def demo_pids_fork(backend: modes.Backend) -> dict[str, Any]:
             "pids_denied": u.pids_denied, "version": u.version}
 
 
-@modes.demo("cgroups.pressure", section="cgroups")
+def _own_v2_subtree(backend: modes.Backend) -> str | None:
+    if "unified" in probe.cgroups().bases:
+        return None
+    return ("a cgroup v2 subtree of your own (pressure files exist only in cgroup v2; "
+            + ("none is mounted here)" if probe.cgroups().v2_mount is None else
+               "this session's processes do not live in one delegated to you)"))
+
+
+@modes.demo("cgroups.pressure", section="cgroups", requires=_own_v2_subtree)
 def demo_pressure(backend: modes.Backend) -> dict[str, Any]:
     """CPU pressure (PSI) of a cgroup whose busy loop is throttled to 20 % of a CPU."""
     with CourseCgroup("demo-psi", cpu_quota=0.2, pids=8) as cg:

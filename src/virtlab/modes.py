@@ -36,6 +36,8 @@ from virtlab import probe
 from virtlab.safety import VirtlabError
 
 MODES = ("live", "embedded", "recorded", "auto")
+#: marks a recorded banner whose section is live here, but not this cell (what it needs is named)
+NOT_LIVE_HERE = "not live here, this cell needs"
 RECORDED_DIR = Path(__file__).parent / "recorded"
 
 #: Modules whose demos ``virtlab record`` knows about (imported on demand).
@@ -212,6 +214,8 @@ class Backend:
     forced: bool = False
     #: served live *as root*: a demo may do what only root can (a learner's live backend is not)
     privileged: bool = False
+    #: why this cell is not live although its section is (e.g. the demo needs root)
+    not_live_here: str = ""
 
     def banner(self, provenance: dict[str, Any] | None = None, key: str | None = None) -> str:
         if self.mode == "recorded":
@@ -220,7 +224,8 @@ class Backend:
             bits = [b for b in (p.get("recorded_on"), f"Linux {host.get('kernel')}" if host.get("kernel") else None,
                                 p.get("backend")) if b]
             again = f" — re-record: virtlab record {key}" if key else ""
-            return (f"[virtlab] {self.section}: RECORDED, not live ({'; '.join(bits)}){again}")
+            why = f" — {NOT_LIVE_HERE} {self.not_live_here}" if self.not_live_here else ""
+            return (f"[virtlab] {self.section}: RECORDED, not live ({'; '.join(bits)}){why}{again}")
         return f"[virtlab] {self.section}: {self.mode} — {self.detail}"
 
 
@@ -271,17 +276,22 @@ class Demo:
     section: str
     fn: Callable[[Backend], Any]
     embedded: bool  # can fn run with an embedded backend?
+    #: what a live backend must offer beyond the section: ``requires(backend)`` returns what is
+    #: missing (e.g. "root (...)"), or None; then the cell replays its recording and says why
+    requires: Callable[[Backend], str | None] | None = None
 
 
 _DEMOS: dict[str, Demo] = {}
 
 
-def demo(key: str, section: str, *, embedded: bool = False) -> Callable[[Callable[[Backend], Any]], Callable[[Backend], Any]]:
+def demo(key: str, section: str, *, embedded: bool = False,
+         requires: Callable[[Backend], str | None] | None = None,
+         ) -> Callable[[Callable[[Backend], Any]], Callable[[Backend], Any]]:
     """Register ``fn(backend) -> JSON-able data`` as the live producer of demo ``key``."""
     globals()["section"](section)  # validate early
 
     def deco(fn: Callable[[Backend], Any]) -> Callable[[Backend], Any]:
-        _DEMOS[key] = Demo(key, section, fn, embedded)
+        _DEMOS[key] = Demo(key, section, fn, embedded, requires)
         return fn
 
     return deco
@@ -346,6 +356,14 @@ def run(key: str, *, quiet: bool = False) -> Result:
     if d is None:
         raise ModeError(f"unknown demo {key!r}")
     backend = resolve(d.section, has_embedded=d.embedded)
+    if backend.mode == "live" and d.requires is not None:
+        missing = d.requires(backend)
+        if missing:
+            if backend.forced:
+                raise CapabilityMissing(d.section, "live", f"{key} needs {missing}",
+                                        "run the course as root on a lab VM")
+            backend = Backend(d.section, "recorded", "recorded output", f"{key} needs {missing}",
+                              not_live_here=missing)
     if backend.mode == "recorded":
         rec = load_recording(key)
         result = Result(key, backend, rec["data"], rec.get("provenance", {}))
@@ -369,6 +387,13 @@ def record(key: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1, sort_keys=True, default=str) + "\n")
     return path
+
+
+def needs_root(what: str) -> Callable[[Backend], str | None]:
+    """A ``requires=`` for demos only root can run: ``root (what)`` unless served as root."""
+    def check(backend: Backend) -> str | None:
+        return None if backend.privileged else f"root ({what})"
+    return check
 
 
 def live_gaps() -> dict[str, str]:

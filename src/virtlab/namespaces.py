@@ -819,7 +819,8 @@ def demo_mounts(backend: modes.Backend) -> dict[str, Any]:
     return {"inside": inside["inside"], "host_sees": "hello.txt" in os.listdir("/mnt")}
 
 
-@modes.demo("namespaces.veth", section="namespaces")
+@modes.demo("namespaces.veth", section="namespaces",
+            requires=modes.needs_root("it makes named network namespaces in /run/netns"))
 def demo_veth(backend: modes.Backend) -> dict[str, Any]:
     """Two network namespaces joined by a veth pair; a TCP echo through it."""
     with VethPair("demo") as v:

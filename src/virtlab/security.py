@@ -865,7 +865,8 @@ def demo_lxd(backend: modes.Backend) -> dict[str, Any]:
     return {"unprivileged": probe_lxd(privileged=False), "privileged": probe_lxd(privileged=True)}
 
 
-@modes.demo("security.privileged", section="container")
+@modes.demo("security.privileged", section="container",
+            requires=modes.needs_root("a privileged container is compared with host root"))
 def demo_privileged(backend: modes.Backend) -> dict[str, Any]:
     return {"host": host_baseline().to_dict(),
             "container": probe_minicontainer(privileged=True).to_dict()}
