@@ -77,18 +77,16 @@ case "$AUD" in
     dir="$(clone_for "$user")" || exit 1
     say "environment from binder/environment.yml and binder/postBuild as $user (uid $(id -u "$user"))"
     # conda's list, installed with pip (conda-forge is not reachable here): every name in it
-    pkgs="$(python3 - binder/environment.yml <<'PY'
+    python3 - binder/environment.yml > "$dir/.binder-requirements.txt" <<'PY'
 import re, sys
-out = []
 for line in open(sys.argv[1]):
     m = re.match(r"\s*-\s+([A-Za-z0-9_.-]+[^#\s]*)", line)
     if m and not re.match(r"(python|pip)(=|$)", m.group(1)) and m.group(1) != "conda-forge":
-        out.append(m.group(1).replace("python=", ""))
-print(" ".join(out))
+        print(m.group(1))
 PY
-)"
+    chown "$user:" "$dir/.binder-requirements.txt"
     as_user "$user" "$dir" bash -c "python3 -m venv .binder-env && . .binder-env/bin/activate \
-      && pip install -q --progress-bar off $pkgs && bash binder/postBuild"
+      && pip install -q --progress-bar off -r .binder-requirements.txt && bash binder/postBuild"
     tools/masked.sh --no-kvm -- bash -c "$(declare -f as_user); as_user '$user' '$dir' bash -c '. .binder-env/bin/activate \
       && python tools/run_notebooks.py --audience binder --out build/audiences/binder.json notebooks/*.ipynb'"
     cp "$dir/build/audiences/binder.json" "$OUT/"
