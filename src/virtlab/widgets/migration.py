@@ -33,28 +33,39 @@ def alt_text(m: migration.Migration) -> str:
             f"({m.downtime_s * 1000:.0f} ms of downtime).")
 
 
-def migration_widget() -> Any:
-    """Sliders for memory, dirty rate, WWS and bandwidth; shows the round table and chart."""
-    import ipywidgets as w
+def render(mem_mib: float, dirty: float, bw: float, wws_mib: float) -> str:
+    """What the widget shows for these values (HTML: the round table, a divergence note and
+    the chart with its alt text); every number from :func:`virtlab.migration.precopy`."""
+    import html
 
     from virtlab import plots
 
-    mem = w.IntSlider(value=800, min=64, max=16384, step=64, description="memory MiB")
-    wws = w.FloatSlider(value=12, min=0, max=512, step=0.5, description="WWS MiB")
-    dirty = w.FloatSlider(value=5, min=0, max=2000, step=1, description="dirty MiB/s")
-    bw = w.FloatSlider(value=round(migration.mbit(500), 1), min=1, max=2500, step=1,
-                       description="link MiB/s")
-    out = w.Output()
+    m = migration.precopy(mem_mib, dirty, bw, wws_mib=min(wws_mib, mem_mib))
+    text = migration.table(m)
+    if migration.diverges(dirty, bw):
+        text += ("\ndirty rate >= bandwidth: pre-copy cannot converge (post-copy or "
+                 "auto-converge needed)")
+    return (f"<pre style='font-size:12px'>{html.escape(text)}</pre>"
+            + plots.img_html(figure(m), alt_text(m)))
+
+
+def migration_widget() -> Any:
+    """Sliders for memory, dirty rate, WWS and bandwidth; shows the round table and chart.
+
+    Each step divides (value - min) exactly: the browser snaps a slider to its step grid and
+    sends the snapped value back, so an off-grid start value would change the model's input."""
+    import ipywidgets as w
+
+    st = {"description_width": "90px"}
+    mem = w.IntSlider(value=800, min=32, max=16384, step=32, description="memory MiB", style=st)
+    wws = w.FloatSlider(value=12, min=0, max=512, step=0.5, description="WWS MiB", style=st)
+    dirty = w.FloatSlider(value=5, min=0, max=2000, step=1, description="dirty MiB/s", style=st)
+    bw = w.FloatSlider(value=round(migration.mbit(500), 1), min=0.1, max=2500, step=0.1,
+                       description="link MiB/s", style=st)
+    out = w.HTML()
 
     def redraw(_change: Any = None) -> None:
-        m = migration.precopy(mem.value, dirty.value, bw.value, wws_mib=min(wws.value, mem.value))
-        out.clear_output(wait=True)
-        with out:
-            print(migration.table(m))
-            if migration.diverges(dirty.value, bw.value):
-                print("dirty rate >= bandwidth: pre-copy cannot converge (post-copy or "
-                      "auto-converge needed)")
-            plots.show(figure(m), alt_text(m))
+        out.value = render(mem.value, dirty.value, bw.value, wws.value)
 
     for s in (mem, wws, dirty, bw):
         s.observe(redraw, names="value")
