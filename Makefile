@@ -9,7 +9,7 @@ STAMP := $(VENV)/.virtlab-setup
 LAB_PORT ?= 8888
 LAB_TOKEN ?=
 
-.PHONY: lab test setup provision notebooks lint doctor cleanup bench clean help readme
+.PHONY: lab test setup provision notebooks lint doctor cleanup bench clean help readme site
 
 help:
 	@sed -n '2,4p' Makefile
@@ -49,3 +49,8 @@ clean:
 
 readme: setup
 	@$(PY) tools/update_readme.py
+
+# The course as a static website (Jupyter Book 1, offline, committed outputs, nothing executed):
+# _build/site/_build/html/index.html
+site: setup
+	@$(PY) tools/build_site.py --out _build
