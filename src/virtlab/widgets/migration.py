@@ -8,11 +8,16 @@ from typing import Any
 from virtlab import migration
 
 
-def figure(m: migration.Migration, title: str = "") -> Any:
-    """Bar chart of MiB sent per pre-copy round, the stop-and-copy bar in red."""
+def figure(m: migration.Migration, title: str = "", ax: Any = None) -> Any:
+    """Bar chart of MiB sent per pre-copy round, the stop-and-copy bar in red (drawn into
+    ``ax`` when given: a widget redraws one figure instead of building a new one)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3))
+    else:
+        fig = ax.figure
+        ax.clear()
     xs = [r.n for r in m.rounds]
     ax.bar(xs, [r.sent_mib for r in m.rounds], color="tab:blue", label="pre-copy round (VM running)")
     ax.bar([len(xs) + 1], [m.rounds[-1].dirtied_mib], color="tab:red",
@@ -22,7 +27,8 @@ def figure(m: migration.Migration, title: str = "") -> Any:
     ax.set_ylabel("MiB sent")
     ax.set_title(title or f"total {m.total_s:.1f} s, converged: {m.converged}")
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    if ax.figure.get_label() != "vl-widget":
+        fig.tight_layout()
     return fig
 
 
@@ -33,7 +39,17 @@ def alt_text(m: migration.Migration) -> str:
             f"({m.downtime_s * 1000:.0f} ms of downtime).")
 
 
-def render(mem_mib: float, dirty: float, bw: float, wws_mib: float) -> str:
+def widget_axes() -> Any:
+    """The one figure a migration widget redraws (fixed margins, no per-draw layout pass)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3))
+    fig.set_label("vl-widget")
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.17)
+    return fig.add_subplot()
+
+
+def render(mem_mib: float, dirty: float, bw: float, wws_mib: float, ax: Any = None) -> str:
     """What the widget shows for these values (HTML: the round table, a divergence note and
     the chart with its alt text); every number from :func:`virtlab.migration.precopy`."""
     import html
@@ -46,7 +62,7 @@ def render(mem_mib: float, dirty: float, bw: float, wws_mib: float) -> str:
         text += ("\ndirty rate >= bandwidth: pre-copy cannot converge (post-copy or "
                  "auto-converge needed)")
     return (f"<pre style='font-size:12px'>{html.escape(text)}</pre>"
-            + plots.img_html(figure(m), alt_text(m)))
+            + plots.img_html(figure(m, ax=ax), alt_text(m), keep=ax is not None))
 
 
 def migration_widget() -> Any:
@@ -63,9 +79,10 @@ def migration_widget() -> Any:
     bw = w.FloatSlider(value=round(migration.mbit(500), 1), min=0.1, max=2500, step=0.1,
                        description="link MiB/s", style=st)
     out = w.HTML()
+    ax = widget_axes()
 
     def redraw(_change: Any = None) -> None:
-        out.value = render(mem.value, dirty.value, bw.value, wws.value)
+        out.value = render(mem.value, dirty.value, bw.value, wws.value, ax)
 
     for s in (mem, wws, dirty, bw):
         s.observe(redraw, names="value")
