@@ -67,6 +67,8 @@ def test_every_episode_is_a_page_with_its_labels(site):
         for img in Page(text).imgs:
             if "_images/" in (img.get("src") or ""):
                 assert len(img.get("alt") or "") >= 15, (ep, img)
+    ledger = (site / "09-choosing.html").read_text()  # the claims ledger, as notebook 09 shows it
+    assert '<table border="1" class="dataframe">' in ledger and "<th>verdict</th>" in ledger
     labelled = sum((site / f"{ep}.html").read_text().count("tag_vl-recorded") for ep in EPISODES)
     assert labelled >= 10
     css = (site / "_static" / "virtlab.css").read_text()
