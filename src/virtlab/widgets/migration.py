@@ -25,10 +25,20 @@ def figure(m: migration.Migration, title: str = "", ax: Any = None) -> Any:
     ax.set_yscale("log")
     ax.set_xlabel("round")
     ax.set_ylabel("MiB sent")
-    ax.set_title(title or f"total {m.total_s:.1f} s, converged: {m.converged}")
+    text = title or f"total {m.total_s:.1f} s, converged: {m.converged}"
     ax.legend(fontsize=8)
-    if ax.figure.get_label() != "vl-widget":
+    if fig.get_label() != "vl-widget":
+        ax.set_title(text)
         fig.tight_layout()
+        return fig
+    # The widget redraws on every slider move: text layout is most of matplotlib's cost, so no
+    # minor tick labels (1-2-5 major ticks instead, plain numbers) and a fixed title position.
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_title(text, y=1.0)
     return fig
 
 
