@@ -8,8 +8,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.virtlab-setup
 LAB_PORT ?= 8888
 LAB_TOKEN ?=
+APP_PORT ?= 8866
 
-.PHONY: lab test setup provision notebooks lint doctor cleanup bench clean help readme
+.PHONY: lab test setup provision notebooks lint doctor cleanup bench clean help readme site app
 
 help:
 	@sed -n '2,4p' Makefile
@@ -54,3 +55,13 @@ clean:
 
 readme: setup
 	@$(PY) tools/update_readme.py
+
+# The course as a static website (Jupyter Book 1, offline, committed outputs, nothing executed):
+# _build/site/_build/html/index.html
+site: setup
+	@$(PY) tools/build_site.py --out _build
+
+# The decision aid + density calculator as a Voilà app for workshops (127.0.0.1, a token taken
+# from $$VIRTLAB_APP_TOKEN or generated; it is passed in the environment, never on a command line)
+app: setup
+	@$(PY) -m virtlab.appserver --port "$(APP_PORT)"

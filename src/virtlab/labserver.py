@@ -19,6 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 START = "notebooks/00-start-here.ipynb"
+# JupyterLab defaults the course ships (overrides.json): notebook windowing "defer" keeps the views
+# of off-screen cells (widgets survive scrolling in long notebooks); no news pop-up, no update check.
+LAB_SETTINGS = Path(__file__).resolve().parent / "data" / "lab-settings"
 
 
 def lab_command(port: int, root: Path = ROOT) -> list[str]:
@@ -31,6 +34,7 @@ def lab_command(port: int, root: Path = ROOT) -> list[str]:
         f"--ServerApp.root_dir={root}",
         f"--LabApp.default_url=/lab/tree/{START}",
     ]
+    cmd.append(f"--LabApp.app_settings_dir={LAB_SETTINGS}")
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     return cmd

@@ -74,14 +74,14 @@ def stop(proc: subprocess.Popen, grace: float = 20) -> None:
 
 
 @contextlib.contextmanager
-def make_lab(tmp: Path) -> Iterator[str]:
+def make_lab(tmp: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run `make lab` on a free port with a fresh token; yield the URL it prints."""
     port, token = free_port(), secrets.token_hex(16)
     log = tmp / "lab.log"
     with log.open("w") as out:
         proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}", f"LAB_TOKEN={token}"],
                                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     try:
         deadline = time.monotonic() + SERVER_DEADLINE
         while True:

@@ -90,6 +90,10 @@ def test_widget_model_figure_and_alt_text():
     pytest.importorskip("ipywidgets")
     box = w.migration_widget()
     assert len(box.children) == 3
+    html = box.children[2].value  # the table and the chart, with its alt text, in one HTML
+    assert "converged: True" in html and 'alt="Bar chart of MiB sent' in html
+    assert "data:image/png;base64," in html and "cannot converge" not in html
+    assert "cannot converge" in w.render(800, 200, 59.6, 12)
 
 
 def test_episode_06_downtime_check(capsys):

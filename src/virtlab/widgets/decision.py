@@ -8,6 +8,13 @@ from virtlab import decision
 from virtlab.widgets import ModelView, pre
 from virtlab.widgets import measure_latency as _measure
 
+START_BUDGETS_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 100)
+
+
+def start_budgets(value: float) -> list[float]:
+    """The start-up budgets the slider offers (seconds), including ``value``."""
+    return sorted({*START_BUDGETS_S, value})
+
 
 class DecisionWidget(ModelView):
     """Dropdowns/checkboxes on the left, :func:`virtlab.decision.explain` on the right."""
@@ -22,8 +29,10 @@ class DecisionWidget(ModelView):
             "isolation": w.Dropdown(options=decision.ISOLATION, value=r.isolation,
                                     description="isolation needed", style=style),
             "density": w.Dropdown(options=decision.DENSITY, value=r.density, description="density", style=style),
-            "max_start_s": w.FloatLogSlider(value=r.max_start_s, base=10, min=-2, max=2, step=0.25,
-                                            description="max start-up (s)", style=style),
+            # A selection of round budgets, not a log slider: the browser snaps a slider to its
+            # step grid and sends the snapped value back (60 s became 10**1.75 = 56.2341 s).
+            "max_start_s": w.SelectionSlider(options=start_budgets(r.max_start_s), value=r.max_start_s,
+                                             description="max start-up (s)", style=style),
             "live_migration": w.Checkbox(value=r.live_migration, description="live migration required"),
             "compliance_separate_kernel": w.Checkbox(value=r.compliance_separate_kernel,
                                                      description="compliance: separate kernel"),

@@ -18,6 +18,8 @@ class DensityWidget(ModelView):
                  host_cpus: int = 2) -> None:
         import ipywidgets as w
 
+        # Overhead sliders step by 0.1 MiB, the rounding of their start values: the browser snaps
+        # a slider to its step grid and sends the snapped value back to the model.
         ov = overheads or density.Overheads(container_mib=4, vm_mib=100, guest_os_mib=100)
         self.limits = dict(limits or density.kernel_limits())
         st = {"description_width": "170px"}
@@ -28,11 +30,11 @@ class DensityWidget(ModelView):
             "overcommit": w.FloatSlider(value=4.0, min=1, max=16, step=0.5, description="CPU overcommit", style=st),
             "wl_ram": w.IntSlider(value=64, min=1, max=16384, description="workload RAM (MiB)", style=st),
             "wl_cpu": w.FloatSlider(value=0.05, min=0.01, max=4, step=0.01, description="workload CPUs", style=st),
-            "container_mib": w.FloatSlider(value=round(ov.container_mib, 1), min=0, max=512, step=0.5,
+            "container_mib": w.FloatSlider(value=round(ov.container_mib, 1), min=0, max=512, step=0.1,
                                            description="container overhead", style=st),
-            "vm_mib": w.FloatSlider(value=round(ov.vm_mib, 1), min=0, max=1024, step=1,
+            "vm_mib": w.FloatSlider(value=round(ov.vm_mib, 1), min=0, max=1024, step=0.1,
                                     description="VMM overhead (MiB)", style=st),
-            "guest_os_mib": w.FloatSlider(value=round(ov.guest_os_mib, 1), min=0, max=2048, step=1,
+            "guest_os_mib": w.FloatSlider(value=round(ov.guest_os_mib, 1), min=0, max=2048, step=0.1,
                                           description="guest OS (MiB)", style=st),
             "ksm": w.FloatSlider(value=ov.ksm_saving, min=0, max=0.9, step=0.05,
                                  description="KSM saving", style=st),
