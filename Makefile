@@ -9,7 +9,7 @@ STAMP := $(VENV)/.virtlab-setup
 LAB_PORT ?= 8888
 LAB_TOKEN ?=
 
-.PHONY: lab test setup provision notebooks lint doctor cleanup bench clean help readme
+.PHONY: lab test setup provision notebooks labs release lint doctor cleanup bench clean help readme
 
 help:
 	@sed -n '2,4p' Makefile
@@ -31,6 +31,15 @@ provision:
 
 notebooks: setup
 	@$(PY) tools/build_notebooks.py
+
+# Graded labs: build labs/*.ipynb (instructors' versions) from labs/src/*.md; `make release`
+# writes the learners' versions without solutions or hidden tests to release/ (EPISODES=1: the
+# episodes too, without their solution blocks).
+labs: setup
+	@$(PY) tools/build_labs.py
+
+release: setup
+	@$(PY) tools/release.py $(if $(EPISODES),--episodes)
 
 lint: setup
 	@$(VENV)/bin/ruff check src tests tools
