@@ -1,7 +1,7 @@
 """Lab 4 — measure and decide: a CPU quota, measured; a decision, argued.
 
 t1 (4)  a cgroup with *your* CPU quota that the kernel has throttled (its counters say so)
-t2 (3)  the CPU share you measured from the kernel's accounting, within 0.08 CPU of the quota
+t2 (3)  the CPU share you measured from the kernel's accounting: capped by your quota
 t3 (3)  a written decision for *your* scenario, graded by hand
 """
 
@@ -24,8 +24,22 @@ SCENARIOS = (
 )
 
 
+#: ``n`` processes that each spin for ``s`` seconds: more demand than any quota here allows, so
+#: the quota binds even on a busy shared host (one spinner there may get less than its quota)
+SPINNERS = ("import os, time\nkids = []\nfor _ in range({n}):\n    pid = os.fork()\n"
+            "    if pid == 0:\n        end = time.monotonic() + {s}\n"
+            "        while time.monotonic() < end: pass\n        os._exit(0)\n    kids.append(pid)\n"
+            "for k in kids: os.waitpid(k, 0)\n")
+
+
+def share_bounds(quota: float) -> tuple[float, float]:
+    """A measured share is right when the quota capped it: at most the quota (+10% and a little
+    accounting slack), at least 60% of it (a loaded host may not give all of it)."""
+    return round(0.6 * quota, 3), round(1.1 * quota + 0.02, 3)
+
+
 def make_params(rng: Any, tag: str) -> dict[str, Any]:
-    return {"cgroup": f"vl-lab4-{tag}", "quota_pct": rng.choice((20, 25, 30, 40, 50)),
+    return {"cgroup": f"vl-lab4-{tag}", "quota_pct": rng.choice((10, 15, 20, 25, 30)),
             "scenario": rng.choice(SCENARIOS)}
 
 
@@ -47,10 +61,10 @@ def check_t1(p: dict[str, Any], answers: dict[str, Any]) -> list[C]:
 
 def check_t2(p: dict[str, Any], answers: dict[str, Any]) -> list[C]:
     share = answers.get("t2")
-    want = p["quota_pct"] / 100
+    lo, hi = share_bounds(p["quota_pct"] / 100)
     if isinstance(share, bool) or not isinstance(share, int | float):
-        return [C("measured share", False, f"{want} ± 0.08", share)]
-    return [C("measured share", abs(share - want) <= 0.08, f"{want} ± 0.08", share),
+        return [C("measured share", False, f"between {lo} and {hi}", share)]
+    return [C("measured share", lo <= share <= hi, f"between {lo} and {hi}", share),
             C("hidden: within one CPU", 0 < share <= (os.cpu_count() or 1), "0 < share <= CPUs",
               share, hidden=True)]
 
