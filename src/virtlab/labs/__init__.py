@@ -85,21 +85,14 @@ class Lab:
         return {t.id: t.points for t in self.tasks if t.manual}
 
     def modes(self) -> dict[str, str]:
-        out = {}
-        for s in self.sections:
-            try:
-                out[s] = modes.resolve(s).mode
-            except modes.CapabilityMissing:
-                out[s] = "impossible"
-        return out
+        return {s: _resolve(s)[0] for s in self.sections}
 
     def run_task(self, task: Task, p: dict[str, Any], answers: dict[str, Any]) -> list[grading.CheckResult]:
         """Run one task's checks now (or record why they could not run)."""
         assert task.check is not None and task.section is not None
         mode = _mode(task)
         if mode is None:
-            b = modes.resolve(task.section)
-            why = f"{task.section} is not live here ({b.reason or b.mode})"
+            why = f"{task.section} is not live here ({_resolve(task.section)[1]})"
             return [grading.CheckResult(task.id, n, False, mode="skipped", note=why, at=grading.now(),
                                         hidden=n.startswith("hidden:")) for n in task.check_names]
         try:
@@ -122,12 +115,22 @@ class Lab:
         return self.cleanup_fn(p)
 
 
+def _resolve(section: str) -> tuple[str, str]:
+    """(mode, why not live) of ``section`` here; a forced live mode that is impossible gives
+    ("impossible", what is missing) instead of raising, so a lab notebook always runs."""
+    try:
+        b = modes.resolve(section)
+    except modes.CapabilityMissing as err:
+        return "impossible", f"{err.missing}; to fix: {err.fix}"
+    return b.mode, b.reason or b.mode
+
+
 def _mode(task: Task) -> str | None:
     """The mode a task's checks run in here: "live", "embedded" (when allowed) or None."""
     assert task.section is not None
-    b = modes.resolve(task.section)
-    if b.mode == "live" or (b.mode == "embedded" and task.embedded_ok):
-        return b.mode
+    mode, _ = _resolve(task.section)
+    if mode == "live" or (mode == "embedded" and task.embedded_ok):
+        return mode
     return None
 
 
@@ -171,16 +174,16 @@ class Session:
         print(f"points: {auto} checked from your machine's state" +
               (f" + {manual} graded by hand" if manual else ""))
         for s in self.lab.sections:
-            b = modes.resolve(s)
-            print(f"  {s:<10} {b.mode}" + (f" ({b.reason})" if b.mode != "live" and b.reason else ""))
+            mode, why = _resolve(s)
+            print(f"  {s:<10} {mode}" + (f" ({why})" if mode != "live" else ""))
 
     def can(self, section: str) -> bool:
         """True when the learner's work for ``section`` can run here; else says why, False."""
-        b = modes.resolve(section)
+        mode, why = _resolve(section)
         allowed = {t.section for t in self.lab.tasks if t.embedded_ok}
-        if b.mode == "live" or (b.mode == "embedded" and section in allowed):
+        if mode == "live" or (mode == "embedded" and section in allowed):
             return True
-        print(f"⏭  {section} is not live here ({b.reason or b.mode}): this task's code is not run. "
+        print(f"⏭  {section} is not live here ({why}): this task's code is not run. "
               "Do it on your lab VM.")
         return False
 
@@ -254,7 +257,7 @@ def open(lab_id: str, *, quiet: bool = False) -> Session:  # noqa: A001 - reads 
     are those of the *example* learner, so the notebook's output is the same on every machine.
     """
     lab = get(lab_id)
-    live = any(modes.resolve(s).mode == "live" for s in lab.sections)
+    live = any(_resolve(s)[0] == "live" for s in lab.sections)
     learner = grading.learner_name(example=not live)
     s = Session(lab, learner, Params(lab.params(learner)))
     if not quiet:
