@@ -142,3 +142,16 @@ def test_manual_tasks_are_not_auto_points():
     lab = labs.get("lab4")
     assert lab.manual_points() == {"t3": 3}
     assert lab.max_points() == 7
+
+
+def test_cli_prints_a_learners_parameters(capsys):
+    assert grading.main(["params", "lab2", "alice"]) == 0
+    assert json.loads(capsys.readouterr().out) == labs.get("lab2").params("alice")
+
+
+def test_report_records_machine_and_time():
+    rep = _report()
+    m = rep["machine"]
+    assert m["kernel"] and m["hostname"] and "uid" in m
+    assert rep["created"].endswith("+00:00") and rep["virtlab"]
+    assert all(c["mode"] == "live" for c in rep["checks"])
