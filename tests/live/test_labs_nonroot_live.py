@@ -64,8 +64,8 @@ def test_lab_runs_as_a_non_root_learner(lab_id, need):
 
 def _run_as_learner(lab_id: str, home: Path) -> None:
     home.mkdir()
-    learner = f"nonroot-{lab_id}"
     groups = _groups()
+    learner = f"nonroot-{lab_id}"
 
     def demote() -> None:
         os.setgroups(groups)
@@ -98,12 +98,14 @@ def _run_as_learner(lab_id: str, home: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads(out.read_text())
     live = {s for s, m in res["modes"].items() if m == "live"}
+    print(f"{lab_id} as uid {NOBODY} (groups {groups}): {res['modes']}")
     report = home / "evidence" / f"{lab_id}-{learner}.json"
     if not any(t.section in live for t in lab.tasks if not t.manual):
         assert not report.exists()
         assert any("not live here" in t for t in res["outputs"])
         return
     s = grading.score(json.loads(report.read_text()), lab_id=lab_id, learner=learner)
+    print(f"score {s.points}/{s.max_points}: {s.tasks}")
     for t in lab.tasks:
         if t.manual:
             continue
