@@ -121,9 +121,10 @@ def seed_iso(path: Path, files: dict[str, str]) -> Path:
 
 
 def domain_xml(learner: Learner, *, disk: Path, seed: Path, memory_mib: int = DEFAULT_MEMORY_MIB,
-               vcpus: int = DEFAULT_VCPUS, domain_type: str = "kvm", network: str = "default",
+               vcpus: int = DEFAULT_VCPUS, domain_type: str = "kvm", network: str | None = "default",
                bridge: str | None = None) -> str:
-    """The learner's domain (ElementTree): qcow2 disk, seed CD-ROM, one NIC, serial console."""
+    """The learner's domain (ElementTree): qcow2 disk, seed CD-ROM, one NIC (``bridge``, else
+    libvirt ``network``; neither: no NIC), serial console."""
     check_int(memory_mib, minimum=1024, maximum=65536, what="memory (MiB)")
     check_int(vcpus, minimum=1, maximum=64, what="vCPUs")
     if domain_type not in ("kvm", "qemu", "test"):
@@ -163,10 +164,11 @@ def domain_xml(learner: Learner, *, disk: Path, seed: Path, memory_mib: int = DE
     if bridge:
         nic = ET.SubElement(devs, "interface", type="bridge")
         ET.SubElement(nic, "source", bridge=bridge)
-    else:
+        ET.SubElement(nic, "model", type="virtio")
+    elif network:
         nic = ET.SubElement(devs, "interface", type="network")
         ET.SubElement(nic, "source", network=network)
-    ET.SubElement(nic, "model", type="virtio")
+        ET.SubElement(nic, "model", type="virtio")
     if domain_type != "test":
         ser = ET.SubElement(devs, "serial", type="pty")
         ET.SubElement(ser, "target", port="0")
