@@ -62,10 +62,12 @@ def check_learner(name: str) -> str:
 
 
 def learner_name(*, example: bool = False) -> str:
-    """Who is doing the lab: ``VIRTLAB_LEARNER`` or the login name (``example`` when asked)."""
+    """Who is doing the lab: ``VIRTLAB_LEARNER``, else the login that ran ``sudo`` (graded
+    labs run as root: ``sudo make lab``), else the login name (``example`` when asked)."""
     if example:
         return EXAMPLE_LEARNER
-    return check_learner(os.environ.get("VIRTLAB_LEARNER") or getpass.getuser())
+    sudo_user = os.environ.get("SUDO_USER") if os.geteuid() == 0 else None
+    return check_learner(os.environ.get("VIRTLAB_LEARNER") or sudo_user or getpass.getuser())
 
 
 def course_salt() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import pytest
 
@@ -155,3 +156,15 @@ def test_report_records_machine_and_time():
     assert m["kernel"] and m["hostname"] and "uid" in m
     assert rep["created"].endswith("+00:00") and rep["virtlab"]
     assert all(c["mode"] == "live" for c in rep["checks"])
+
+
+def test_learner_is_the_sudo_user_when_run_as_root(monkeypatch):
+    """`sudo make lab` runs the lab as root: the learner is who ran sudo (root only)."""
+    monkeypatch.delenv("VIRTLAB_LEARNER", raising=False)
+    monkeypatch.setenv("SUDO_USER", "alice")
+    monkeypatch.setenv("USER", "carol")
+    monkeypatch.setenv("LOGNAME", "carol")
+    assert grading.learner_name() == ("alice" if os.geteuid() == 0 else "carol")
+    monkeypatch.setenv("VIRTLAB_LEARNER", "bob")
+    assert grading.learner_name() == "bob"
+    assert grading.learner_name(example=True) == "example"
