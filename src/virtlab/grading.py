@@ -32,6 +32,7 @@ import hmac
 import json
 import os
 import platform
+import pwd
 import random
 import re
 import socket
@@ -166,12 +167,31 @@ def build_report(lab_id: str, learner: str, params: dict[str, Any], checks: list
     return report
 
 
+def _sudo_owner() -> tuple[Path, int, int] | None:
+    """(home, uid, gid) of the login that ran ``sudo``, when running as root under sudo."""
+    name = os.environ.get("SUDO_USER")
+    if os.geteuid() != 0 or not name or name == "root":
+        return None
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        return None
+    return Path(pw.pw_dir), pw.pw_uid, pw.pw_gid
+
+
 def write_report(report: dict[str, Any], directory: str | Path | None = None) -> Path:
-    """Write ``report`` to ``<dir>/<lab>-<learner>.json`` (default ``~/virtlab-evidence``)."""
-    d = Path(directory or os.environ.get("VIRTLAB_EVIDENCE_DIR") or Path.home() / "virtlab-evidence")
+    """Write ``report`` to ``<dir>/<lab>-<learner>.json`` (default ``~/virtlab-evidence`` of the
+    learner: under ``sudo`` the home of the login that ran it, and the file is theirs)."""
+    owner = _sudo_owner()
+    home = owner[0] if owner else Path.home()
+    d = Path(directory or os.environ.get("VIRTLAB_EVIDENCE_DIR") or home / "virtlab-evidence")
+    made = not d.exists()
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"{report['lab']}-{report['learner']}.json"
     path.write_text(json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
+    if owner and directory is None and not os.environ.get("VIRTLAB_EVIDENCE_DIR"):
+        for p in ([d] if made else []) + [path]:
+            os.chown(p, owner[1], owner[2])
     return path
 
 

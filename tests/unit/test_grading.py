@@ -168,3 +168,20 @@ def test_learner_is_the_sudo_user_when_run_as_root(monkeypatch):
     monkeypatch.setenv("VIRTLAB_LEARNER", "bob")
     assert grading.learner_name() == "bob"
     assert grading.learner_name(example=True) == "example"
+
+
+def test_report_under_sudo_goes_to_the_learners_home(monkeypatch, tmp_path):
+    """As root under sudo the report lands in the sudo user's home and belongs to them."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (this is what `sudo make lab` does)")
+    import pwd
+
+    pw = pwd.getpwuid(65534)  # an existing non-root account
+    monkeypatch.delenv("VIRTLAB_EVIDENCE_DIR", raising=False)
+    monkeypatch.setenv("SUDO_USER", pw.pw_name)
+    # the account's real home (/nonexistent) must not be created: point it at tmp_path
+    fake = pwd.struct_passwd((pw.pw_name, "x", pw.pw_uid, pw.pw_gid, "", str(tmp_path), "/bin/sh"))
+    monkeypatch.setattr(grading.pwd, "getpwnam", lambda n: fake if n == pw.pw_name else pwd.getpwnam(n))
+    path = grading.write_report(_report())
+    assert path == tmp_path / "virtlab-evidence" / "lab1-alice.json"
+    assert path.stat().st_uid == 65534 and path.parent.stat().st_uid == 65534
