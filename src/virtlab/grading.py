@@ -225,7 +225,10 @@ def verify(report: dict[str, Any], *, lab_id: str | None = None, learner: str | 
     got_lab = report.get("lab")
     if lab_id is not None and got_lab != lab_id:
         raise ReportRejected(f"report is for lab {got_lab!r}, not {lab_id!r}")
-    lab = labs.get(str(got_lab))
+    try:
+        lab = labs.get(str(got_lab))
+    except LookupError as err:
+        raise ReportRejected(str(err)) from None
     who = report.get("learner")
     if learner is not None and who != learner:
         raise ReportRejected(f"report was made by {who!r}, not by {learner!r}")
@@ -280,7 +283,7 @@ def collect(lab_id: str, learner: str, *, salt: str | None = None) -> dict[str, 
 
     lab = labs.get(lab_id)
     p = lab.params(learner, salt=salt)
-    checks = lab.run_checks(p, answers={}, learner_run=False)
+    checks = lab.run_checks(p, answers={})
     return build_report(lab.id, learner, p, checks, points=lab.points(), modes=lab.modes())
 
 

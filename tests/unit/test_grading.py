@@ -185,3 +185,12 @@ def test_report_under_sudo_goes_to_the_learners_home(monkeypatch, tmp_path):
     path = grading.write_report(_report())
     assert path == tmp_path / "virtlab-evidence" / "lab1-alice.json"
     assert path.stat().st_uid == 65534 and path.parent.stat().st_uid == 65534
+
+
+def test_unknown_lab_or_format_is_rejected():
+    rep = _report()
+    rep["lab"] = "lab9"
+    with pytest.raises(ReportRejected, match="unknown lab"):
+        grading.score(rep)
+    with pytest.raises(ReportRejected, match="not a virtlab evidence report"):
+        grading.score({"format": "nbgrader"})
