@@ -104,3 +104,22 @@ def test_session_in_embedded_mode_runs_nothing_live(monkeypatch, capsys, tmp_pat
     out = capsys.readouterr().out
     assert "not checked" in out and "no evidence report" in out
     assert not list(tmp_path.iterdir())
+
+
+def test_instructor_and_learner_pages_cover_the_course():
+    notes = (ROOT / "instructors" / "instructor-notes.md").read_text()
+    for ep in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]-*.md")):
+        assert re.search(rf"^## {ep.name[:2]} · ", notes, flags=re.M), f"no instructor notes for {ep.name}"
+    lab_notes = (ROOT / "instructors" / "labs.md").read_text()
+    for lab_id in labs.LAB_IDS:
+        assert f"## Lab {lab_id[-1]}" in lab_notes
+    for f in ("README.md", "session-plan.md", "grading.md", "platforms.md"):
+        assert (ROOT / "instructors" / f).is_file()
+    for f in ("setup.md", "reference.md"):
+        assert (ROOT / "learners" / f).is_file()
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Teaching a class", 1)[1].split("\n## ", 1)[0]
+    for ref in ("instructors/", "learners/", "LICENSE", "LICENSE-CONTENT", "make release"):
+        assert ref in section
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    assert "creativecommons.org/licenses/by/4.0" in (ROOT / "LICENSE-CONTENT").read_text()
