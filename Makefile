@@ -10,7 +10,7 @@ LAB_PORT ?= 8888
 LAB_TOKEN ?=
 APP_PORT ?= 8866
 
-.PHONY: lab test setup provision notebooks lint doctor cleanup bench clean help readme site app
+.PHONY: lab test setup provision notebooks labs release lint doctor cleanup bench clean help readme site app
 
 help:
 	@sed -n '2,4p' Makefile
@@ -37,6 +37,15 @@ provision:
 
 notebooks: setup
 	@$(PY) tools/build_notebooks.py
+
+# Graded labs: build labs/*.ipynb (instructors' versions) from labs/src/*.md; `make release`
+# writes the learners' versions without solutions or hidden tests to release/ (EPISODES=1: the
+# episodes too, without their solution blocks).
+labs: setup
+	@$(PY) tools/build_labs.py
+
+release: setup
+	@$(PY) tools/release.py $(if $(EPISODES),--episodes)
 
 lint: setup
 	@$(VENV)/bin/ruff check src tests tools
