@@ -23,7 +23,6 @@ from virtlab import grading, labs
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import build_labs  # noqa: E402
-
 import release  # noqa: E402
 
 SECTIONS = {"lab1": ("cgroups", "namespaces"), "lab2": ("lxd",), "lab3": ("libvirt", "kvm"),
