@@ -81,7 +81,7 @@ case "$AUD" in
 import re, sys
 for line in open(sys.argv[1]):
     m = re.match(r"\s*-\s+([A-Za-z0-9_.-]+[^#\s]*)", line)
-    if m and not re.match(r"(python|pip)(=|$)", m.group(1)) and m.group(1) != "conda-forge":
+    if m and not re.match(r"(python|pip)(=|:|$)", m.group(1)) and m.group(1) != "conda-forge":
         print(m.group(1))
 PY
     chown "$user:" "$dir/.binder-requirements.txt"
