@@ -69,7 +69,8 @@ def test_postbuild_smoke_imports_every_runtime_library_and_installs_lab_settings
     post = (ROOT / "binder" / "postBuild").read_text()
     import_names = {"pyseccomp": "pyseccomp", "libvirt-python": "libvirt", "pylxd": "pylxd",
                     "jupyterlab": "jupyterlab", "ipywidgets": "ipywidgets", "matplotlib": "matplotlib",
-                    "pandas": "pandas", "psutil": "psutil", "tqdm": "tqdm", "jupytext": "jupytext"}
+                    "pandas": "pandas", "psutil": "psutil", "tqdm": "tqdm", "jupytext": "jupytext",
+                    "voila": "voila"}
     for dist in runtime_dependencies():
         assert f'"{import_names[dist]}"' in post, f"postBuild does not import {dist}"
     assert "overrides.json" in post
