@@ -67,6 +67,16 @@ NOT_MEASURED = {
     ("vm", "net_rtt_us"): "the course VM has no network device (loopback-only rule)",
     ("vm", "net_mbit_s"): "the course VM has no network device (loopback-only rule)",
 }
+#: what a non-root learner cannot measure (added to NOT_MEASURED for their runs)
+NOT_MEASURED_UNPRIVILEGED = {
+    ("ns", "net_rtt_us"): "needs root: named network namespaces and a veth pair between them",
+    ("ns", "net_mbit_s"): "needs root: named network namespaces and a veth pair between them",
+}
+
+
+def not_measured() -> dict[tuple[str, str], str]:
+    """(target, metric) -> why it is not measured, for whoever runs the benchmark here."""
+    return NOT_MEASURED if os.geteuid() == 0 else {**NOT_MEASURED, **NOT_MEASURED_UNPRIVILEGED}
 
 #: profiles: repetitions per target and the CPU loop length
 PROFILES: dict[str, dict[str, Any]] = {
@@ -628,8 +638,10 @@ def run(targets: str | Sequence[str] | None = None, *, profile: str = "quick", p
             continue
         chosen.append(t)
 
+    skip_metrics = not_measured()
+
     def reps(t: Target, metric: str) -> int:
-        if (t.name, metric) in NOT_MEASURED or metric == "net_mbit_s":
+        if (t.name, metric) in skip_metrics or metric == "net_mbit_s":
             return 0  # net_mbit_s is measured together with net_rtt_us
         if metric == "storage_mib":
             return 1
@@ -670,7 +682,10 @@ def run(targets: str | Sequence[str] | None = None, *, profile: str = "quick", p
             bar.update(1)
     finally:
         bar.close()
-    return BenchResult(rows, provenance(profile, [t.name for t in chosen], command), skipped)
+    prov = provenance(profile, [t.name for t in chosen], command)
+    prov["not_measured"] = [[t, m, w] for (t, m), w in skip_metrics.items()
+                            if (t, m) not in NOT_MEASURED and t in prov["targets"]]
+    return BenchResult(rows, prov, skipped)
 
 
 def _row(target: str, metric: str, rep: int, value: float) -> dict[str, Any]:
@@ -803,9 +818,10 @@ def row(data: Any, metric: str) -> None:
         vs = f"  = {r.median / b:,.1f}x the host process" if b and r.target != "host" else ""
         print(f"  {LABELS[r.target]:<22}{_fmt(r.median, metric):>10} [{_fmt(r.min, metric)}–"
               f"{_fmt(r.max, metric)}], n={r.n}{vs}")
+    why_not = {**NOT_MEASURED, **{(t, m): w for t, m, w in res.provenance.get("not_measured", [])}}
     for t in TARGETS:
-        if (t, metric) in NOT_MEASURED and t in res.provenance.get("targets", []):
-            print(f"  {LABELS[t]:<22}{'n/a':>10}  ({NOT_MEASURED[(t, metric)]})")
+        if (t, metric) in why_not and t in res.provenance.get("targets", []):
+            print(f"  {LABELS[t]:<22}{'n/a':>10}  ({why_not[(t, metric)]})")
 
 
 def medians(data: Any) -> dict[tuple[str, str], float]:
