@@ -186,7 +186,8 @@ def test_threat_widget(page, lab):
 def test_density_and_decision_widgets(page, lab):
     ready(page, lab, "09-choosing.ipynb")
     # density: the same widget, built here over the same reference overheads
-    ov = density.overheads_from_bench(bench.medians(bench.reference()))
+    ov = density.overheads_from_bench(bench.medians(bench.reference()),
+                                      container_os_mib=density.full_os_container_mib())
     model = DensityWidget(overheads=ov)
     ram = control(page, "host RAM (MiB)", "slider")
     ram.scroll_into_view_if_needed()
