@@ -65,6 +65,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
         d = caps.to_dict()
         d["sections"] = {s: modes.resolve(s, "auto").mode for s in modes.SECTIONS}
+        # every LXD/Incus socket: which daemon answers, its version, the API differences that apply
+        d["container_daemons"] = probe.container_daemons() if probe._daemons_wanted() else []
         print(json.dumps(d, indent=2, default=str))
     else:
         print(_table(probe.summary_rows(caps)))
