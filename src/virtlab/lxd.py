@@ -714,12 +714,13 @@ def cleanup(match: str | None = None) -> list[str]:
         client = connect()
     except LxdUnavailable:
         return []
+    who = daemon_of(client).title
     removed: list[str] = []
 
     def remover(name: str) -> Any:
         def run() -> None:
             Instance(client, name).delete(missing_ok=True)
-            removed.append(f"LXD instance {name}")
+            removed.append(f"{who} instance {name}")
         return run
 
     names = [i["name"] for i in list_instances(client=client)
@@ -729,7 +730,7 @@ def cleanup(match: str | None = None) -> list[str]:
     def pool_remover(name: str) -> Any:
         def run() -> None:
             delete_pool(name, client=client)
-            removed.append(f"LXD storage pool {name}")
+            removed.append(f"{who} storage pool {name}")
         return run
 
     # instances first: a pool can only go once nothing lives on it

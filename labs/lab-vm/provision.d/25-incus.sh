@@ -43,13 +43,13 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     fi
-    apt_install uidmap lxcfs   # from bookworm itself
+    apt_install uidmap lxcfs btrfs-progs   # from bookworm itself (btrfs: episode 04's CoW pool)
     step "apt-get update (backports)"; apt-get update -q >/dev/null
     step "installing incus-base from bookworm-backports"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       incus-base/bookworm-backports >/dev/null || die "installing incus-base from bookworm-backports failed"
   else
-    apt_install incus-base uidmap lxcfs
+    apt_install incus-base uidmap lxcfs btrfs-progs
   fi
 fi
 INCUSD="$(command -v incusd || echo /usr/libexec/incus/incusd)"
