@@ -325,7 +325,7 @@ def container_daemons(timeout: float = 5.0) -> list[dict[str, Any]]:
         try:
             env = _with_timeout(ask, timeout + 1, "container daemon")
             d = daemons.by_server(env.get("server"))
-            row.update(server=d.key, title=d.title, version=env.get("server_version"),
+            row.update(server=d.key, version=env.get("server_version"),
                        differences=[x.key for x in d.differences])
         except Exception as err:  # noqa: BLE001 - reported, never raised
             row["error"] = f"{type(err).__name__}: {err}"[:200]

@@ -357,3 +357,19 @@ def test_declared_differences_are_real(client):
         except lxd.LxdError as err:
             refused = "volatile idmap" in str(err).lower()
         assert refused is d.has(daemons.VOLATILE_IDMAP_PUT)
+
+
+def test_doctor_json_names_the_daemon_its_version_and_differences(client, capsys):
+    from virtlab import cli
+
+    probe.lxd(refresh=True)
+    assert cli.main(["doctor", "--json"]) == 0
+    import json
+
+    d = json.loads(capsys.readouterr().out)
+    who = lxd.daemon_of(client)
+    env = client.host_info["environment"]
+    assert d["lxd"]["server"] == who.key and d["lxd"]["version"] == env["server_version"]
+    assert d["lxd"]["differences"] == [x.key for x in who.differences]
+    row = next(r for r in d["container_daemons"] if r["socket"] == lxd.socket_path())
+    assert (row["server"], row["version"]) == (who.key, env["server_version"])
