@@ -293,6 +293,12 @@ class LxdInfo:
     server: str = "lxd"  # which daemon answered: "lxd" or "incus" (virtlab.daemons)
     differences: list[str] = field(default_factory=list)  # daemons.Difference keys that apply
 
+    @property
+    def title(self) -> str:
+        """How the daemon that answered calls itself: "LXD" or "Incus" (for banners)."""
+        d = daemons.DAEMONS.get(self.server)
+        return d.title if d else self.server
+
 
 def lxd_socket_candidates() -> list[str]:
     """Sockets of LXD and Incus the course tries, in order (see :mod:`virtlab.daemons`)."""
@@ -511,7 +517,7 @@ def summary_rows(c: Capabilities) -> list[tuple[str, str, str]]:  # noqa: C901
          else ("present, not usable" if c.kvm.present else "absent"), "KVM_GET_API_VERSION + KVM_CREATE_VM"),
         ("vmx/svm CPU flags", "yes" if c.kvm.vmx_svm else "no", "/proc/cpuinfo"),
         ("libvirt guests use", f"{c.kvm.accelerator.upper()}: {c.kvm.reason}", "the two rows above"),
-        ("LXD/Incus", f"{'Incus' if c.lxd.server == 'incus' else 'LXD'} {c.lxd.version} at {c.lxd.socket}; pools: {', '.join(c.lxd.storage_pools) or '-'}; "
+        ("LXD/Incus", f"{c.lxd.title} {c.lxd.version} at {c.lxd.socket}; pools: {', '.join(c.lxd.storage_pools) or '-'}; "
          f"course images: {', '.join(c.lxd.course_images) or '-'}" if c.lxd.reachable else f"no ({c.lxd.error})",
          "GET /1.0 over the unix socket (pylxd)"),
     ]
