@@ -46,7 +46,7 @@ def tested_on() -> str:
     bits = [f"{c.kernel['os']}", f"Linux {c.kernel['release']}", f"Python {c.kernel['python']}",
             f"JupyterLab {jupyterlab.__version__}"]
     if c.lxd.reachable:
-        bits.append(f"LXD {c.lxd.version}")
+        bits.append(f"{c.lxd.title} {c.lxd.version}")
     lv = c.libvirt.uris.get("qemu:///system", {})
     if lv.get("ok"):
         bits.append(f"libvirt {lv['version']}")

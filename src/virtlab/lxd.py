@@ -126,15 +126,16 @@ def _requests_errors() -> tuple[type[BaseException], ...]:
             requests.exceptions.InvalidURL, ConnectionError, socket.timeout)
 
 
-def connect(*, timeout: float = 10.0) -> Any:
+def connect(*, timeout: float = 10.0, socket_file: str | None = None) -> Any:
     """Connect to the local LXD or Incus daemon and return a ``pylxd.Client``.
 
     Clear errors (:class:`LxdUnavailable`) for: no socket (daemon not running), a socket we may
     not open (not in group ``lxd``/``incus-admin``), a daemon that does not answer within
     ``timeout`` seconds (stopped or hung), a server that is neither LXD nor Incus, and one that
     is not the daemon ``VIRTLAB_CONTAINER_DAEMON`` asks for. :func:`daemon_of` says which it is.
+    ``socket_file`` connects to that socket instead of :func:`socket_path`'s.
     """
-    sock = socket_path()
+    sock = socket_file or socket_path()
     exp = _expected()
     if not os.access(sock, os.R_OK | os.W_OK):
         raise LxdUnavailable(f"permission denied on {sock}. To fix: {exp.group_hint}")
@@ -707,13 +708,25 @@ def cleanup(match: str | None = None) -> list[str]:
     """Delete every course-owned instance (name prefix AND owner key); return what was removed.
 
     Nothing else is touched. ``match`` narrows it to course instances whose name starts with it
-    (tests use this so they never remove a concurrent run's instances). If LXD is not installed
-    or not running there is nothing to clean.
+    (tests use this so they never remove a concurrent run's instances). Visits every daemon that
+    answers on one of :func:`virtlab.daemons.socket_candidates` (LXD and Incus where both run;
+    only one with ``VIRTLAB_CONTAINER_DAEMON``). Where none runs there is nothing to clean.
     """
     try:
-        client = connect()
-    except LxdUnavailable:
+        socks = list(dict.fromkeys(s for _, s in daemons.socket_candidates() if os.path.exists(s)))
+    except ValueError:
         return []
+    removed: list[str] = []
+    for sock in socks:
+        try:
+            client = connect(socket_file=sock)
+        except LxdUnavailable:
+            continue
+        removed.extend(_cleanup_daemon(client, match))
+    return removed
+
+
+def _cleanup_daemon(client: Any, match: str | None) -> list[str]:
     who = daemon_of(client).title
     removed: list[str] = []
 

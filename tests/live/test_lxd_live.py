@@ -373,3 +373,16 @@ def test_doctor_json_names_the_daemon_its_version_and_differences(client, capsys
     assert d["lxd"]["differences"] == [x.key for x in who.differences]
     row = next(r for r in d["container_daemons"] if r["socket"] == lxd.socket_path())
     assert (row["server"], row["version"]) == (who.key, env["server_version"])
+
+
+def test_cleanup_visits_both_daemons_where_both_run(client, monkeypatch):
+    for var in ("VIRTLAB_CONTAINER_DAEMON", "LXD_DIR", "INCUS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    servers = {r["server"]: r["socket"] for r in probe.container_daemons() if r["server"]}
+    if set(servers) != {"lxd", "incus"}:
+        pytest.skip("needs LXD and Incus running side by side (provision.sh --incus)")
+    for key, sock in servers.items():
+        lxd.create(name(f"multi-{key}"), client=lxd.connect(socket_file=sock))
+    removed = lxd.cleanup(match=name("multi"))
+    assert sorted(removed) == sorted([f"LXD instance {name('multi-lxd')}",
+                                      f"Incus instance {name('multi-incus')}"])
