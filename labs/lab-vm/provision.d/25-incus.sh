@@ -6,8 +6,9 @@
 # 1. install `incus-base` (daemon for containers + the `incus` CLI; NOT the `incus` meta-package,
 #    which pulls QEMU >= 8 for Incus VMs): Debian 12 from bookworm-backports (added as a deb822
 #    source signed by the Debian archive keyring), Debian 13+ and others from their main suite
-# 2. its own subordinate uid/gid range (root:1001000000:1000000000), distinct from LXD's
-#    root:100000:1000000001 — both daemons read root's range from /etc/subuid, so by default
+# 2. its own subordinate uid/gid range (root:1100000000:1000000000), distinct from LXD's
+#    ranges (root:100000:1000000001 from 20-lxd.sh, plus what Debian's lxd package may append
+#    after it, up to ~1.01e9) — both daemons read root's ranges from /etc/subuid, so by default
 #    their containers would share host uids. incusd reads its range from /etc/virtlab-incus/
 #    subuid,subgid bind-mounted over /etc/subuid,/etc/subgid in its own mount namespace
 #    (incus-daemon.sh; with systemd, a drop-in with BindReadOnlyPaths=)
@@ -19,7 +20,7 @@
 # 7. add the learner to group incus-admin
 [ "${INCUS:-0}" = 1 ] || { step "Incus not requested (provision.sh --incus): skipped"; return 0; }
 
-INCUS_SUBID="root:1001000000:1000000000"
+INCUS_SUBID="root:1100000000:1000000000"
 codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
 osid="$(. /etc/os-release && echo "${ID:-}")"
 
