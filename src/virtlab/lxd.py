@@ -472,7 +472,7 @@ class Instance:
                               f"{', '.join(self.snapshots()) or 'none'}")
         d = Deadline(timeout, f"restore {self.name}/{snap}")
         # read right before the PUT: a stale record (e.g. from before the last start) lacks the
-        # current volatile.idmap.* keys, and Incus refuses it (daemons.VOLATILE_IDMAP_PUT)
+        # current volatile.idmap.* keys, and LXD and Incus both refuse it
         info = self.info()
         body = {k: info.get(k) for k in ("architecture", "config", "devices", "ephemeral",
                                          "profiles", "description")}
