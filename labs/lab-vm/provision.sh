@@ -2,24 +2,27 @@
 # Provision a lab VM (or CI) for the course: LXD + libvirt/QEMU, started, initialised, with the
 # course images built offline. Idempotent: a second run changes nothing and takes seconds.
 #
-#   sudo labs/lab-vm/provision.sh [--offline] [--user NAME] [--only base,lxd,libvirt]
+#   sudo labs/lab-vm/provision.sh [--offline] [--incus] [--user NAME] [--only base,lxd,incus,libvirt]
 #
 #   --offline   run LXD inside an empty network namespace with its proxies on loopback, so nothing
 #               leaves the machine (used by CI; see labs/lab-vm/README.md)
+#   --incus     also install and start Incus (LXD's community fork) beside LXD: provision.d/25-incus.sh
 #   --user      the learner to add to the lxd/libvirt groups (default: $SUDO_USER, if any)
 #   --only      run only these parts
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 OFFLINE=0
+INCUS=0
 LEARNER="${SUDO_USER:-}"
 ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --offline) OFFLINE=1 ;;
+    --incus) INCUS=1 ;;
     --user) LEARNER="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "provision.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -27,7 +30,8 @@ done
 if [ "$(id -u)" != 0 ]; then
   echo "provision.sh: must run as root (sudo $0 $*)" >&2; exit 2
 fi
-export OFFLINE LEARNER REPO HERE
+[[ ",$ONLY," == *",incus,"* ]] && INCUS=1  # --only incus asks for it too
+export OFFLINE INCUS LEARNER REPO HERE
 # shellcheck source=provision.d/common.sh
 . "$HERE/provision.d/common.sh"
 start=$(date +%s)

@@ -444,8 +444,9 @@ class LxdTarget(Target):
         img = next((i for i in lxd.images() if lxd.DEFAULT_IMAGE in i["aliases"]), None)
         size = int(img["size"] or 0) if img else 0
         with self._inst() as inst:
-            dirs = list(Path("/var/lib/lxd/storage-pools").glob(f"*/containers/{inst.name}"))
-            dirs += list(Path("/var/snap/lxd/common/lxd/storage-pools").glob(f"*/containers/{inst.name}"))
+            # the daemon's own directory (LXD: /var/lib/lxd or the snap's; Incus: /var/lib/incus)
+            pools = Path(lxd.socket_path()).parent / "storage-pools"
+            dirs = list(pools.glob(f"*/containers/{inst.name}"))
             size += sum(tree_bytes(d) for d in dirs)
         return size / 2**20
 

@@ -49,7 +49,7 @@ def tested_on() -> str:
     c = probe.capabilities()
     bits = [f"{c.kernel['os']}", f"Linux {c.kernel['release']}", f"Python {c.kernel['python']}", lab]
     if c.lxd.reachable:
-        bits.append(f"LXD {c.lxd.version}")
+        bits.append(f"{c.lxd.title} {c.lxd.version}")
     lv = c.libvirt.uris.get("qemu:///system", {})
     if lv.get("ok"):
         bits.append(f"libvirt {lv['version']}")
@@ -68,6 +68,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
         d = caps.to_dict()
         d["sections"] = {s: modes.resolve(s, "auto").mode for s in modes.SECTIONS}
+        # every LXD/Incus socket: which daemon answers, its version, the API differences that apply
+        d["container_daemons"] = probe.container_daemons() if probe._daemons_wanted() else []
         print(json.dumps(d, indent=2, default=str))
     else:
         print(_table(probe.summary_rows(caps)))

@@ -1,6 +1,9 @@
-"""LXD system containers from Python, the course's way (over pylxd and LXD's REST API).
+"""LXD/Incus system containers from Python, the course's way (over pylxd and their REST API).
 
-Everything here talks to a real LXD daemon over its unix socket. The rules:
+Everything here talks to a real daemon over its unix socket: LXD, or Incus (LXD's community fork,
+2023), whichever :mod:`virtlab.daemons` finds (``VIRTLAB_CONTAINER_DAEMON=lxd|incus`` picks one
+where both run). One code path drives both; where they differ, the code asks the
+:class:`virtlab.daemons.Daemon` record of the connected daemon (:func:`daemon_of`). The rules:
 
 * every instance (and storage pool) is named through :func:`virtlab.safety.course_name`
   (prefix ``vl-``) and carries ``user.virtlab.owner`` in its config; :func:`cleanup` removes
@@ -43,7 +46,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from virtlab import OWNER_KEY, OWNER_VALUE, modes, probe, rootfs
+from virtlab import OWNER_KEY, OWNER_VALUE, daemons, modes, probe, rootfs
 from virtlab.safety import (
     Deadline,
     DeadlineExceeded,
@@ -65,9 +68,17 @@ DEFAULT_PROCESSES = 200
 #: image property that marks an image as the course's (``virtlab.owner`` in ``lxc image info``)
 IMAGE_OWNER_PROPERTY = "virtlab.owner"
 
-DAEMON_HINT = ("start LXD: `sudo labs/lab-vm/provision.sh` (or, where it is installed already, "
-               "`sudo labs/lab-vm/lxd-daemon.sh start`)")
-GROUP_HINT = "add yourself to the group lxd (`sudo adduser $USER lxd`) and log in again"
+DAEMON_HINT = daemons.LXD.start_hint  # LXD's; errors name the daemon in question (_hint())
+GROUP_HINT = daemons.LXD.group_hint
+
+
+def _expected() -> daemons.Daemon:
+    """The daemon we are about to talk to, before it has answered (for hints)."""
+    try:
+        return daemons.wanted() or next((d for d, s in daemons.socket_candidates()
+                                         if os.path.exists(s)), daemons.LXD)
+    except ValueError:
+        return daemons.LXD
 
 
 class LxdError(VirtlabError, RuntimeError):
@@ -88,18 +99,24 @@ class ExecResult(NamedTuple):
 
 # --------------------------------------------------------------------------- connecting
 def socket_path() -> str:
-    """The LXD unix socket to use: ``$LXD_DIR/unix.socket``, else the first one that exists.
+    """The daemon's unix socket to use: the first of :func:`virtlab.daemons.socket_candidates`
+    that exists (``$LXD_DIR``/``$INCUS_DIR`` when set, never second-guessed; else LXD's, then
+    Incus's default paths; only one daemon's with ``VIRTLAB_CONTAINER_DAEMON``).
 
-    Raises :class:`LxdUnavailable` when there is none (LXD is not installed or not running).
+    Raises :class:`LxdUnavailable` when there is none (not installed or not running).
     """
-    cands = probe.lxd_socket_candidates()
-    if os.environ.get("LXD_DIR"):
-        cands = cands[:1]  # an explicit LXD_DIR is never second-guessed
+    try:
+        cands = probe.lxd_socket_candidates()
+        want = daemons.wanted()
+    except ValueError as err:
+        raise LxdUnavailable(str(err)) from None
     for cand in cands:
         if os.path.exists(cand):
             return cand
-    raise LxdUnavailable(f"no LXD socket found (looked at {', '.join(cands)}): the LXD daemon is "
-                         f"not running here. To fix: {DAEMON_HINT}")
+    who = want.title if want else "LXD or Incus"
+    hint = (want or daemons.LXD).start_hint
+    raise LxdUnavailable(f"no {who} socket found (looked at {', '.join(cands)}): the daemon is "
+                         f"not running here. To fix: {hint}")
 
 
 def _requests_errors() -> tuple[type[BaseException], ...]:
@@ -110,16 +127,19 @@ def _requests_errors() -> tuple[type[BaseException], ...]:
             requests.exceptions.InvalidURL, ConnectionError, socket.timeout)
 
 
-def connect(*, timeout: float = 10.0) -> Any:
-    """Connect to the local LXD daemon and return a ``pylxd.Client``.
+def connect(*, timeout: float = 10.0, socket_file: str | None = None) -> Any:
+    """Connect to the local LXD or Incus daemon and return a ``pylxd.Client``.
 
     Clear errors (:class:`LxdUnavailable`) for: no socket (daemon not running), a socket we may
-    not open (not in group ``lxd``), a daemon that does not answer within ``timeout`` seconds
-    (stopped or hung), and a server that is not LXD.
+    not open (not in group ``lxd``/``incus-admin``), a daemon that does not answer within
+    ``timeout`` seconds (stopped or hung), a server that is neither LXD nor Incus, and one that
+    is not the daemon ``VIRTLAB_CONTAINER_DAEMON`` asks for. :func:`daemon_of` says which it is.
+    ``socket_file`` connects to that socket instead of :func:`socket_path`'s.
     """
-    sock = socket_path()
+    sock = socket_file or socket_path()
+    exp = _expected()
     if not os.access(sock, os.R_OK | os.W_OK):
-        raise LxdUnavailable(f"permission denied on {sock}. To fix: {GROUP_HINT}")
+        raise LxdUnavailable(f"permission denied on {sock}. To fix: {exp.group_hint}")
     try:
         import pylxd
         from pylxd import exceptions as pexc
@@ -133,19 +153,34 @@ def connect(*, timeout: float = 10.0) -> Any:
     except (pexc.ClientConnectionFailed, *_requests_errors()) as err:
         text = str(err)
         if "Permission denied" in text or "Errno 13" in text:
-            raise LxdUnavailable(f"permission denied on {sock}. To fix: {GROUP_HINT}") from None
-        raise LxdUnavailable(f"LXD does not answer on {sock} ({type(err).__name__}): the daemon "
-                             f"is stopped or hung. To fix: {DAEMON_HINT}") from None
+            raise LxdUnavailable(f"permission denied on {sock}. To fix: {exp.group_hint}") from None
+        raise LxdUnavailable(f"{exp.title} does not answer on {sock} ({type(err).__name__}): the "
+                             f"daemon is stopped or hung. To fix: {exp.start_hint}") from None
     except PermissionError:
-        raise LxdUnavailable(f"permission denied on {sock}. To fix: {GROUP_HINT}") from None
-    env = client.host_info.get("environment", {})
-    server = env.get("server", "lxd")
-    if server != "lxd":
-        raise LxdUnavailable(f"the server on {sock} is {server!r}, not LXD; set LXD_DIR to the "
-                             "directory of LXD's unix.socket")
+        raise LxdUnavailable(f"permission denied on {sock}. To fix: {exp.group_hint}") from None
+    try:
+        d = daemon_of(client)
+    except LookupError as err:
+        raise LxdUnavailable(f"{sock}: {err}; set LXD_DIR or INCUS_DIR to the directory of "
+                             "the daemon's unix.socket") from None
+    want = daemons.wanted()
+    if want is not None and want is not d:
+        raise LxdUnavailable(f"the server on {sock} is {d.title}, but {daemons.ENV_VAR}="
+                             f"{want.key} asks for {want.title}; set {want.dir_env} to the "
+                             f"directory of its unix.socket")
     if client.host_info.get("auth") != "trusted":
-        raise LxdUnavailable(f"LXD on {sock} does not trust us. To fix: {GROUP_HINT}")
+        raise LxdUnavailable(f"{d.title} on {sock} does not trust us. To fix: {d.group_hint}")
     return client
+
+
+def daemon_of(client: Any) -> daemons.Daemon:
+    """Which daemon ``client`` talks to (from its ``GET /1.0``: ``environment.server``)."""
+    return daemons.by_server((client.host_info.get("environment") or {}).get("server"))
+
+
+def daemon() -> daemons.Daemon:
+    """The daemon :func:`connect` reaches (LXD or Incus); raises :class:`LxdUnavailable`."""
+    return daemon_of(connect())
 
 
 def _api_error(err: BaseException) -> str:
@@ -168,13 +203,14 @@ def _translate(what: str) -> Iterator[None]:
     except pexc.NotFound as err:
         raise LookupError(f"{what}: not found ({_api_error(err)})") from None
     except pexc.LXDAPIException as err:
-        raise LxdError(f"{what}: LXD says: {_api_error(err)}") from None
+        raise LxdError(f"{what}: {_expected().title} says: {_api_error(err)}") from None
     except _requests_errors() as err:
+        d = _expected()
         if "timed out" in str(err).lower() or isinstance(err, socket.timeout):
-            raise LxdUnavailable(f"{what}: LXD stopped answering (timeout). To fix: "
-                                 f"{DAEMON_HINT}") from None
-        raise LxdUnavailable(f"{what}: the connection to LXD failed ({type(err).__name__}): the "
-                             f"daemon has stopped. To fix: {DAEMON_HINT}") from None
+            raise LxdUnavailable(f"{what}: {d.title} stopped answering (timeout). To fix: "
+                                 f"{d.start_hint}") from None
+        raise LxdUnavailable(f"{what}: the connection to {d.title} failed ({type(err).__name__}): "
+                             f"the daemon has stopped. To fix: {d.start_hint}") from None
 
 
 def _http_timeout(deadline: Deadline) -> tuple[float, float]:
@@ -192,18 +228,30 @@ def _wait(client: Any, response: Any, deadline: Deadline) -> dict[str, Any]:
     if body.get("type") != "async":
         return body.get("metadata") or {}
     op_id = body["operation"].rstrip("/").split("/")[-1]
+    node = client.api.operations[op_id]
     while True:
         # short server-side waits (they return at once when the operation ends), so a daemon
         # that stops or hangs mid-way is noticed within POLL_TIMEOUT seconds
-        with _translate(deadline.what):
-            r = client.api.operations[op_id].wait.get(params={"timeout": 1},
-                                                      timeout=POLL_TIMEOUT)
-        op = r.json().get("metadata") or {}
+        try:
+            with _translate(deadline.what):
+                op = node.wait.get(params={"timeout": 1}, timeout=POLL_TIMEOUT).json()
+        except LxdUnavailable:
+            raise
+        except LxdError as err:
+            # daemons.WAIT_TIMEOUT_IS_ERROR (Incus): a wait that runs out is an error, not the
+            # still-running operation, so ask for the operation itself
+            if not (daemon_of(client).has(daemons.WAIT_TIMEOUT_IS_ERROR)
+                    and "deadline exceeded" in str(err)):
+                raise
+            with _translate(deadline.what):
+                op = node.get(timeout=POLL_TIMEOUT).json()
+        op = op.get("metadata") or {}
         status = op.get("status")
         if status == "Success":
             return op
         if status in ("Failure", "Cancelled"):
-            raise LxdError(f"{deadline.what}: LXD says: {op.get('err') or status}")
+            who = daemon_of(client).title
+            raise LxdError(f"{deadline.what}: {who} says: {op.get('err') or status}")
         if deadline.expired():
             raise DeadlineExceeded(deadline.what, deadline.seconds, deadline.hint)
 
@@ -424,6 +472,8 @@ class Instance:
             raise LookupError(f"{self.name} has no snapshot {snap!r}; it has: "
                               f"{', '.join(self.snapshots()) or 'none'}")
         d = Deadline(timeout, f"restore {self.name}/{snap}")
+        # read right before the PUT: a stale record (e.g. from before the last start) lacks the
+        # current volatile.idmap.* keys, and LXD and Incus both refuse it
         info = self.info()
         body = {k: info.get(k) for k in ("architecture", "config", "devices", "ephemeral",
                                          "profiles", "description")}
@@ -512,8 +562,9 @@ def _exists(client: Any, name: str) -> bool:
             client.api.instances[name].get(timeout=(5.0, 15.0))
             return True
     except _requests_errors() as err:
-        raise LxdUnavailable(f"LXD stopped answering ({type(err).__name__}). To fix: "
-                             f"{DAEMON_HINT}") from None
+        d = daemon_of(client)
+        raise LxdUnavailable(f"{d.title} stopped answering ({type(err).__name__}). To fix: "
+                             f"{d.start_hint}") from None
     return False
 
 
@@ -558,8 +609,9 @@ def create(name: str, image: str = DEFAULT_IMAGE, *, memory: int | str = DEFAULT
                              "arguments for limits")
     client = client or connect()
     if not _image_exists(client, image):
-        raise LookupError(f"image {image!r} is not in LXD. To fix: build the course images with "
-                          "`virtlab images build --only lxd` (provisioning does this)")
+        raise LookupError(f"image {image!r} is not in {daemon_of(client).title}. To fix: build the "
+                          "course images with `virtlab images build --only lxd` (provisioning "
+                          "does this)")
     if _exists(client, full):
         raise ValueError(f"an instance named {full!r} already exists: pick another name, or "
                          f"remove it with vl.lxd.delete({full!r})")
@@ -570,7 +622,8 @@ def create(name: str, image: str = DEFAULT_IMAGE, *, memory: int | str = DEFAULT
             "description": "virtlab course instance"}
     if pool is not None:
         body["devices"] = {"root": {"type": "disk", "path": "/", "pool": pool}}
-    d = Deadline(timeout, f"create {full}", "LXD is slow or stuck; check /var/log/lxd/lxd.log")
+    who = daemon_of(client)
+    d = Deadline(timeout, f"create {full}", f"{who.title} is slow or stuck; check {who.log}")
     with _translate(f"create {full}"):
         r = client.api.instances.post(json=body, timeout=_http_timeout(d))
     try:
@@ -658,19 +711,32 @@ def cleanup(match: str | None = None) -> list[str]:
     """Delete every course-owned instance (name prefix AND owner key); return what was removed.
 
     Nothing else is touched. ``match`` narrows it to course instances whose name starts with it
-    (tests use this so they never remove a concurrent run's instances). If LXD is not installed
-    or not running there is nothing to clean.
+    (tests use this so they never remove a concurrent run's instances). Visits every daemon that
+    answers on one of :func:`virtlab.daemons.socket_candidates` (LXD and Incus where both run;
+    only one with ``VIRTLAB_CONTAINER_DAEMON``). Where none runs there is nothing to clean.
     """
     try:
-        client = connect()
-    except LxdUnavailable:
+        socks = list(dict.fromkeys(s for _, s in daemons.socket_candidates() if os.path.exists(s)))
+    except ValueError:
         return []
+    removed: list[str] = []
+    for sock in socks:
+        try:
+            client = connect(socket_file=sock)
+        except LxdUnavailable:
+            continue
+        removed.extend(_cleanup_daemon(client, match))
+    return removed
+
+
+def _cleanup_daemon(client: Any, match: str | None) -> list[str]:
+    who = daemon_of(client).title
     removed: list[str] = []
 
     def remover(name: str) -> Any:
         def run() -> None:
             Instance(client, name).delete(missing_ok=True)
-            removed.append(f"LXD instance {name}")
+            removed.append(f"{who} instance {name}")
         return run
 
     names = [i["name"] for i in list_instances(client=client)
@@ -680,7 +746,7 @@ def cleanup(match: str | None = None) -> list[str]:
     def pool_remover(name: str) -> Any:
         def run() -> None:
             delete_pool(name, client=client)
-            removed.append(f"LXD storage pool {name}")
+            removed.append(f"{who} storage pool {name}")
         return run
 
     # instances first: a pool can only go once nothing lives on it
@@ -978,30 +1044,44 @@ __all__ = [
     "LxdUnavailable", "build_images", "build_debian_image", "cleanup", "connect", "course_pools", "cow_pool",
     "create", "create_pool", "delete", "delete_pool", "get", "image_exists", "images",
     "import_image", "instance", "launch", "lifecycle_timings", "limits", "list_instances",
-    "pool_usage", "socket_path", "tidy", "unique_name",
+    "pool_usage", "socket_path", "tidy", "unique_name", "daemon", "daemon_of", "cli_command",
+    "cli_env",
 ]
 
 
 # --------------------------------------------------------------------------- measurements
-def _lxc_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("LXD_DIR", str(Path(socket_path()).parent))
-    return env
+def cli_command(client: Any | None = None) -> list[str]:
+    """The daemon's command-line client as an argv prefix (``lxc`` for LXD, ``incus`` for
+    Incus: daemons.CLI_INCUS); LxdUnavailable when it is not installed."""
+    d = daemon_of(client or connect())
+    exe = shutil.which(d.cli)
+    if exe is None:
+        pkg = "lxd-client" if d is daemons.LXD else "incus-client"
+        raise LxdUnavailable(f"the `{d.cli}` command-line client of {d.title} is not installed "
+                             f"(Debian: {pkg})")
+    return [exe]
 
 
-def _lxc(args: Sequence[str], timeout: float = 60.0) -> str:
+def cli_env(client: Any | None = None) -> dict[str, str]:
+    """The environment for :func:`cli_command`: the daemon's directory (``LXD_DIR``/``INCUS_DIR``)
+    pointing at the socket this module uses."""
+    d = daemon_of(client or connect())
+    return {**os.environ, d.dir_env: str(Path(socket_path()).parent)}
+
+
+def _lxc(args: Sequence[str], timeout: float = 60.0, client: Any | None = None) -> str:
     import subprocess
 
-    lxc = shutil.which("lxc")
-    if lxc is None:
-        raise LxdUnavailable("the `lxc` command-line client is not installed (Debian: lxd-client)")
+    client = client or connect()
+    argv = [*cli_command(client), *args]
+    name = daemon_of(client).cli
     try:
-        res = subprocess.run([lxc, *args], capture_output=True, text=True, timeout=timeout,
-                             env=_lxc_env(), check=False)
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                             env=cli_env(client), check=False)
     except subprocess.TimeoutExpired:
-        raise DeadlineExceeded(f"lxc {args[0]}", timeout) from None
+        raise DeadlineExceeded(f"{name} {args[0]}", timeout) from None
     if res.returncode != 0:
-        raise LxdError(f"lxc {' '.join(args)}: {res.stderr.strip()}")
+        raise LxdError(f"{name} {' '.join(args)}: {res.stderr.strip()}")
     return res.stdout
 
 
@@ -1031,12 +1111,12 @@ def lifecycle_timings(rounds: int = 3, *, via: str = "api", image: str = DEFAULT
                 cfg = [a for k, v in {OWNER_KEY: OWNER_VALUE, **lim.config(),
                                       "security.privileged": "false"}.items()
                        for a in ("-c", f"{k}={v}")]
-                _lxc(["launch", image, name, *cfg])
+                _lxc(["launch", image, name, *cfg], client=client)
             t1 = time.perf_counter()
             if via == "api":
                 code = inst.exec(["true"]).code
             else:
-                _lxc(["exec", name, "--", "true"])
+                _lxc(["exec", name, "--", "true"], client=client)
                 code = 0
             t2 = time.perf_counter()
             if code != 0:
@@ -1044,12 +1124,12 @@ def lifecycle_timings(rounds: int = 3, *, via: str = "api", image: str = DEFAULT
             if via == "api":
                 inst.stop(force=True)
             else:
-                _lxc(["stop", "--force", name])
+                _lxc(["stop", "--force", name], client=client)
             t3 = time.perf_counter()
             if via == "api":
                 inst.delete()
             else:
-                _lxc(["delete", name])
+                _lxc(["delete", name], client=client)
             t4 = time.perf_counter()
         finally:
             Instance(client, name).delete(missing_ok=True)
@@ -1127,7 +1207,9 @@ def demo_server(backend: modes.Backend) -> dict[str, Any]:
                                        timeout=(5.0, 15.0)).json()["metadata"]
         profiles = client.api.profiles.get(params={"recursion": 1},
                                            timeout=(5.0, 15.0)).json()["metadata"]
+    who = daemon_of(client)
     return {
+        "server": who.title, "differences": [x.key for x in who.differences],
         "server_version": env.get("server_version"), "driver": env.get("driver"),
         "driver_version": env.get("driver_version"), "kernel": env.get("kernel_version"),
         "storage_drivers": sorted({d["Name"] for d in env.get("storage_supported_drivers", [])
@@ -1144,8 +1226,8 @@ def demo_server(backend: modes.Backend) -> dict[str, Any]:
 
 def show_server(r: modes.Result) -> None:
     d = r.data
-    print(f"LXD {d['server_version']} drives containers through {d['driver']} "
-          f"{d['driver_version']} on kernel {d['kernel']}")
+    print(f"{d.get('server', 'LXD')} {d['server_version']} drives containers through "
+          f"{d['driver']} {d['driver_version']} on kernel {d['kernel']}")
     print(f"REST API over {d['socket']} ({d['api_extensions']} API extensions)")
     print("storage pools:     " + ", ".join(f"{p['name']} ({p['driver']})" for p in d["pools"]))
     print("storage drivers:   " + ", ".join(d["storage_drivers"]))
@@ -1155,6 +1237,8 @@ def show_server(r: modes.Result) -> None:
     for img in d["course_images"]:
         print(f"course image:      {', '.join(img['aliases'])} ({img['os']}, "
               f"{human_bytes(img['size'] or 0)} compressed)")
+    if d.get("differences"):
+        print("differs from LXD:  " + ", ".join(d["differences"]) + "  (virtlab.daemons)")
 
 
 @modes.demo("lxd.launch", section="lxd")
@@ -1177,6 +1261,7 @@ def demo_launch(backend: modes.Backend) -> dict[str, Any]:
             _cannot(backend, "the container's /proc/<pid>/ns can only be read by root",
                     "run it as root on the lab VM")
         return {"name": inst.name, "launch_s": round(launched, 3), "inside": inside,
+                "daemon": daemon_of(inst.client).title,
                 "host_uname_r": os.uname().release, "state": {
                     "status": st.status, "pid": st.pid, "processes": st.processes,
                     "memory_bytes": st.memory_bytes,
@@ -1186,7 +1271,8 @@ def demo_launch(backend: modes.Backend) -> dict[str, Any]:
 
 def show_launch(r: modes.Result) -> None:
     d = r.data
-    print(f"launched {d['name']} in {d['launch_s']:.2f} s")
+    by = f" by {d['daemon']}" if d.get("daemon") else ""
+    print(f"launched {d['name']}{by} in {d['launch_s']:.2f} s")
     order = ["uname -r", "hostname", "id", "ps", "ls /"]
     for k in sorted(d["inside"], key=lambda k: order.index(k) if k in order else 99):
         out = d["inside"][k]
@@ -1373,8 +1459,9 @@ def show_storage(r: modes.Result) -> None:
 @modes.demo("lxd.lifecycle", section="lxd")
 def demo_lifecycle(backend: modes.Backend) -> dict[str, Any]:
     """Median launch / exec / stop / delete, through virtlab.lxd and through the lxc CLI."""
-    return {"rounds": 3, "api": lifecycle_timings(3, via="api"),
-            "cli": lifecycle_timings(3, via="cli")}
+    who = daemon()
+    return {"rounds": 3, "daemon": who.title, "cli_name": who.cli,
+            "api": lifecycle_timings(3, via="api"), "cli": lifecycle_timings(3, via="cli")}
 
 
 def lifecycle_table(r: modes.Result) -> Any:
@@ -1385,14 +1472,18 @@ def lifecycle_table(r: modes.Result) -> Any:
 
     rows = {via: {k: statistics.median(r.data[via][k]) for k in PHASES}
             for via in ("api", "cli")}
-    return pd.DataFrame(rows).reindex(list(PHASES)).rename(columns={"api": "virtlab.lxd (s)", "cli": "lxc CLI (s)"})
+    cli = r.data.get("cli_name", "lxc")
+    return pd.DataFrame(rows).reindex(list(PHASES)).rename(columns={"api": "virtlab.lxd (s)",
+                                                                   "cli": f"{cli} CLI (s)"})
 
 
 def show_lifecycle(r: modes.Result) -> None:
     tab = lifecycle_table(r)
-    print(f"median of {r.data['rounds']} rounds each:")
+    cli = r.data.get("cli_name", "lxc")
+    by = f" ({r.data['daemon']})" if r.data.get("daemon") else ""
+    print(f"median of {r.data['rounds']} rounds each{by}:")
     for phase, row in tab.iterrows():
-        print(f"  {phase:<7} virtlab.lxd {row.iloc[0]:.3f} s   lxc CLI {row.iloc[1]:.3f} s")
+        print(f"  {phase:<7} virtlab.lxd {row.iloc[0]:.3f} s   {cli} CLI {row.iloc[1]:.3f} s")
 
 
 def plot_lifecycle(r: modes.Result) -> None:
@@ -1404,12 +1495,13 @@ def plot_lifecycle(r: modes.Result) -> None:
     ax = fig.subplots()
     tab.plot.bar(ax=ax, rot=0)
     ax.set_ylabel("seconds (median)")
-    ax.set_title("An LXD container's life, on this machine")
+    ax.set_title(f"An {r.data.get('daemon', 'LXD')} container's life, on this machine")
     total = tab.iloc[:, 0].sum()
     launch_s = tab.iloc[0, 0]
     verdict = ("well below" if launch_s < 1 else "within" if launch_s <= 5 else "above")
+    who, cli = r.data.get("daemon", "LXD"), r.data.get("cli_name", "lxc")
     plots.show(fig, alt=(f"Bar chart of the median time to launch, exec in, stop and delete a "
-                         f"busybox LXD container, through virtlab.lxd and through the lxc CLI; "
+                         f"busybox {who} container, through virtlab.lxd and through the {cli} CLI; "
                          f"launch takes {launch_s:.2f} s, {verdict} the seed article's 1-5 "
                          f"seconds, and the whole life about {total:.1f} s."))
 

@@ -146,7 +146,7 @@ def _kvm_live() -> Availability:
 def _lxd_live() -> Availability:
     info = probe.lxd()
     if info.reachable:
-        return Availability(True, f"LXD {info.version} at {info.socket}")
+        return Availability(True, f"{info.title} {info.version} at {info.socket}")
     return Availability(False, info.error, info.fix)
 
 
@@ -186,7 +186,7 @@ SECTIONS: dict[str, Section] = {
         Section("namespaces", "Linux namespaces", _ns_live, _ns_embedded),
         Section("cgroups", "control groups", _cg_live),
         Section("container", "a container from scratch", _container_live, _container_embedded),
-        Section("lxd", "LXD system containers", _lxd_live),
+        Section("lxd", "LXD/Incus system containers", _lxd_live),
         Section("libvirt", "libvirt + QEMU virtual machines", _libvirt_live, _libvirt_embedded),
         Section("kvm", "the raw KVM API", _kvm_live),
         Section("security", "isolation and security", _ns_live, _ns_embedded),

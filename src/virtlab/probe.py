@@ -21,14 +21,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from virtlab import PREFIX, _sys
+from virtlab import PREFIX, _sys, daemons
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "io", "freezer", "devices")
-LXD_SOCKETS = (
-    "/var/lib/lxd/unix.socket",
-    "/var/snap/lxd/common/lxd/unix.socket",
-)
+#: default sockets of LXD (Debian, snap) and Incus; the order and the env vars: virtlab.daemons
+LXD_SOCKETS = tuple(s for d in daemons.DAEMONS.values() for s in d.sockets)
 LIBVIRT_URIS = ("qemu:///system", "test:///default")
 
 # KVM ioctls (linux/kvm.h): _IO(0xAE, n)
@@ -426,14 +424,52 @@ class LxdInfo:
     course_images: list[str] = field(default_factory=list)
     error: str = ""
     fix: str = ""
+    server: str = "lxd"  # which daemon answered: "lxd" or "incus" (virtlab.daemons)
+    differences: list[str] = field(default_factory=list)  # daemons.Difference keys that apply
+
+    @property
+    def title(self) -> str:
+        """How the daemon that answered calls itself: "LXD" or "Incus" (for banners)."""
+        d = daemons.DAEMONS.get(self.server)
+        return d.title if d else self.server
 
 
 def lxd_socket_candidates() -> list[str]:
-    cands = []
-    if os.environ.get("LXD_DIR"):
-        cands.append(os.path.join(os.environ["LXD_DIR"], "unix.socket"))
-    cands.extend(LXD_SOCKETS)
-    return cands
+    """Sockets of LXD and Incus the course tries, in order (see :mod:`virtlab.daemons`)."""
+    return [sock for _, sock in daemons.socket_candidates()]
+
+
+def container_daemons(timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Every candidate socket of LXD and Incus (snap paths, ``LXD_DIR``/``INCUS_DIR`` included):
+    whether it exists, which daemon answers there (``GET /1.0`` → ``environment.server``), its
+    version and which API differences of :mod:`virtlab.daemons` apply. Ignores
+    ``VIRTLAB_CONTAINER_DAEMON`` (that only picks among these). Never raises."""
+    from virtlab import daemons
+
+    cands: list[str] = []
+    for d in daemons.DAEMONS.values():
+        cands.extend(s for s in d.socket_candidates() if s not in cands)
+    out: list[dict[str, Any]] = []
+    for sock in cands:
+        row: dict[str, Any] = {"socket": sock, "exists": os.path.exists(sock), "server": None,
+                               "version": None, "differences": [], "error": ""}
+        out.append(row)
+        if not row["exists"]:
+            continue
+
+        def ask(sock: str = sock) -> dict[str, Any]:
+            import pylxd
+
+            return pylxd.Client(endpoint=sock, timeout=timeout).host_info.get("environment", {})
+
+        try:
+            env = _with_timeout(ask, timeout + 1, "container daemon")
+            d = daemons.by_server(env.get("server"))
+            row.update(server=d.key, version=env.get("server_version"),
+                       differences=[x.key for x in d.differences])
+        except Exception as err:  # noqa: BLE001 - reported, never raised
+            row["error"] = f"{type(err).__name__}: {err}"[:200]
+    return out
 
 
 def lxd(refresh: bool = False) -> LxdInfo:
@@ -448,7 +484,10 @@ LXD_FIX = ("install and start LXD, e.g. `sudo labs/lab-vm/provision.sh` "
 
 @functools.lru_cache(maxsize=1)
 def _lxd() -> LxdInfo:
-    socks = [s for s in lxd_socket_candidates() if os.path.exists(s)]
+    try:
+        socks = [s for s in lxd_socket_candidates() if os.path.exists(s)]
+    except ValueError as err:  # VIRTLAB_CONTAINER_DAEMON names no daemon
+        return LxdInfo(False, None, error=str(err), fix="set VIRTLAB_CONTAINER_DAEMON=lxd or incus")
     if not socks:
         return LxdInfo(False, None, error="no LXD socket found (" + ", ".join(
             lxd_socket_candidates()) + ")", fix=LXD_FIX)
@@ -473,7 +512,12 @@ def _lxd() -> LxdInfo:
             props = img.properties or {}
             if props.get("virtlab.owner") or any(a.get("name", "").startswith(PREFIX) for a in img.aliases):
                 images.extend(a["name"] for a in img.aliases) if img.aliases else images.append(img.fingerprint[:12])
-        return LxdInfo(True, sock, env.get("server_version"), pools, sorted(images))
+        d = daemons.by_server(env.get("server"))
+        want = daemons.wanted()
+        if want is not None and want is not d:
+            raise LookupError(f"{sock} is {d.title}, but {daemons.ENV_VAR}={want.key}")
+        return LxdInfo(True, sock, env.get("server_version"), pools, sorted(images),
+                       server=d.key, differences=[x.key for x in d.differences])
 
     try:
         return _with_timeout(ask, 8, "LXD")
@@ -610,7 +654,7 @@ def summary_rows(c: Capabilities) -> list[tuple[str, str, str]]:  # noqa: C901
         ("vmx/svm CPU flags", "yes" if c.kvm.vmx_svm else "no", "/proc/cpuinfo"),
         ("libvirt guests use", f"{c.vm_accelerator.name.upper()}: {c.vm_accelerator.reason}",
          f"{c.vm_accelerator.source} + the CPU flags"),
-        ("LXD", f"LXD {c.lxd.version} at {c.lxd.socket}; pools: {', '.join(c.lxd.storage_pools) or '-'}; "
+        ("LXD/Incus", f"{c.lxd.title} {c.lxd.version} at {c.lxd.socket}; pools: {', '.join(c.lxd.storage_pools) or '-'}; "
          f"course images: {', '.join(c.lxd.course_images) or '-'}" if c.lxd.reachable else f"no ({c.lxd.error})",
          "GET /1.0 over the unix socket (pylxd)"),
     ]
@@ -627,7 +671,7 @@ def versions() -> dict[str, str]:
     v: dict[str, str] = {}
     info = lxd()
     if info.reachable and info.version:
-        v["lxd"] = info.version
+        v[info.server] = info.version  # "lxd" or "incus"
     lv = libvirt_info().uris.get("qemu:///system", {})
     if lv.get("ok"):
         v["libvirt"] = lv["version"]

@@ -1,8 +1,11 @@
-"""virtlab.lxd against the real LXD daemon (provisioned by labs/lab-vm/provision.sh).
+"""virtlab.lxd against the real LXD or Incus daemon (provisioned by labs/lab-vm/provision.sh;
+``VIRTLAB_CONTAINER_DAEMON=incus`` runs the same tests against Incus: tools/test_incus.sh).
 
 Every instance these tests create is named ``vl-lt<run>-...`` (``RUN``), so a concurrent run by
 someone else is never touched; the module ends by asserting none of ours is left. The fault test
 kills and restarts the daemon: it runs in CI (CI=true) or with VIRTLAB_LXD_FAULT_TEST=1.
+``test_full_cleanup_spares_foreign_containers`` runs `virtlab cleanup` — every module's cleanup,
+so every course resource on the host (LXD, Incus, libvirt, cgroups, netns): CI only.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from virtlab import OWNER_KEY, OWNER_VALUE, lxd, probe
-from virtlab.safety import DeadlineExceeded, course_name
+from virtlab import OWNER_KEY, OWNER_VALUE, daemons, lxd, probe
+from virtlab.safety import Deadline, DeadlineExceeded, course_name
 
 pytestmark = pytest.mark.live
 
 RUN = f"lt{secrets.token_hex(2)}"
 REPO = Path(__file__).resolve().parents[2]
-DAEMON = REPO / "labs" / "lab-vm" / "lxd-daemon.sh"
+#: the pid file of the daemon scripts (labs/lab-vm/<daemon>-daemon.sh)
+PIDFILES = {"lxd": "/run/virtlab-lxd.pid", "incus": "/run/virtlab-incus.pid"}
 
 
 def name(stem: str) -> str:
@@ -32,9 +36,13 @@ def name(stem: str) -> str:
 
 
 def lxc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([shutil.which("lxc") or "lxc", *args], capture_output=True, text=True,
-                          timeout=60, check=check,
-                          env={**os.environ, "LXD_DIR": str(Path(lxd.socket_path()).parent)})
+    """The daemon's own CLI (`lxc` for LXD, `incus` for Incus)."""
+    return subprocess.run([*lxd.cli_command(), *args], capture_output=True, text=True,
+                          timeout=60, check=check, env=lxd.cli_env())
+
+
+def title() -> str:
+    return lxd.daemon().title
 
 
 def ours() -> list[str]:
@@ -198,7 +206,7 @@ def test_cow_pool_clones_share_blocks(client):
         # the second instance is a clone: far less than the image's ~2 MiB of files
         assert 0 <= used2 - used1 < 1024**2
     assert pool not in lxd.course_pools(client=client)
-    assert not Path(f"/var/lib/lxd/disks/{pool}.img").exists()
+    assert not (Path(lxd.socket_path()).parent / "disks" / f"{pool}.img").exists()
     with pytest.raises(LookupError, match="not a course storage pool"):
         lxd.delete_pool("default", client=client)
 
@@ -207,7 +215,7 @@ def test_cleanup_removes_course_pools(client):
     pool = lxd.create_pool(name("clpool"), client=client)
     lxd.launch(name("clpool-i"), pool=pool, client=client)
     removed = lxd.cleanup(match=name("clpool"))
-    assert removed == [f"LXD instance {name('clpool-i')}", f"LXD storage pool {pool}"]
+    assert removed == [f"{title()} instance {name('clpool-i')}", f"{title()} storage pool {pool}"]
     assert pool not in lxd.course_pools(client=client)
     assert "default" in {p.name for p in client.storage_pools.all()}
 
@@ -245,7 +253,7 @@ def test_cleanup_removes_only_course_instances(client, foreign):
     a = lxd.launch(name("cl-a"), client=client)
     b = lxd.create(name("cl-b"), client=client)
     removed = lxd.cleanup(match=name("cl"))
-    assert sorted(removed) == sorted(f"LXD instance {i.name}" for i in (a, b))
+    assert sorted(removed) == sorted(f"{title()} instance {i.name}" for i in (a, b))
     present = {line.split(",")[0] for line in lxc("list", "--format", "csv", "-c", "n").stdout.split()}
     assert set(foreign) <= present
     assert a.name not in present and b.name not in present
@@ -257,7 +265,7 @@ def test_full_cleanup_spares_foreign_containers(client, foreign, capsys):
 
     lxd.launch(name("full"), client=client)
     cli.main(["cleanup"])  # `virtlab cleanup`: every module; we judge only LXD here
-    assert f"removed LXD instance {name('full')}" in capsys.readouterr().out
+    assert f"removed {title()} instance {name('full')}" in capsys.readouterr().out
     present = {line.split(",")[0] for line in lxc("list", "--format", "csv", "-c", "n").stdout.split()}
     assert set(foreign) <= present
     assert lxd.list_instances(client=client) == []
@@ -266,9 +274,11 @@ def test_full_cleanup_spares_foreign_containers(client, foreign, capsys):
 @pytest.mark.skipif(os.environ.get("CI") != "true" and os.environ.get("VIRTLAB_LXD_FAULT_TEST") != "1",
                     reason="kills and restarts the shared LXD daemon: CI or VIRTLAB_LXD_FAULT_TEST=1")
 def test_daemon_dies_mid_way(client):
-    if subprocess.run([str(DAEMON), "status"], capture_output=True, check=False).returncode != 0 \
-            or not Path("/run/virtlab-lxd.pid").exists():
-        pytest.fail("LXD was not started by labs/lab-vm/lxd-daemon.sh: cannot restart it reliably")
+    d = lxd.daemon_of(client)
+    script = REPO / d.script
+    if subprocess.run([str(script), "status"], capture_output=True, check=False).returncode != 0 \
+            or not Path(PIDFILES[d.key]).exists():
+        pytest.fail(f"{d.title} was not started by {d.script}: cannot restart it reliably")
     inst = lxd.launch(name("fault"), client=client)
     box: dict = {}
 
@@ -284,20 +294,96 @@ def test_daemon_dies_mid_way(client):
     time.sleep(0.5)
     t0 = time.monotonic()
     try:
-        subprocess.run([str(DAEMON), "kill"], check=True, capture_output=True, timeout=30)
+        subprocess.run([str(script), "kill"], check=True, capture_output=True, timeout=30)
         th.join(10)
         assert "t" in box and box["t"] - t0 < 5
         assert isinstance(box["err"], lxd.LxdUnavailable)
-        assert "lxd-daemon.sh start" in str(box["err"])
+        assert f"{script.name} start" in str(box["err"])
         t = time.monotonic()
         with pytest.raises(lxd.LxdUnavailable, match="stopped"):
             lxd.connect()
         assert time.monotonic() - t < 5
     finally:
-        subprocess.run([str(DAEMON), "restart"], check=True, capture_output=True, timeout=60)
+        subprocess.run([str(script), "restart"], check=True, capture_output=True, timeout=60)
     # back: the instance survived the daemon's death and is removed without a leak
     c = lxd.connect()
     back = lxd.Instance(c, inst.name)
     assert back.state().status == "Running"
     back.delete()
     assert inst.name not in ours()
+
+
+def test_declared_differences_are_real(client):
+    """Each difference virtlab.daemons declares for this daemon is what the daemon does — and
+    each one it does not declare is absent (LXD 5.0 is the baseline)."""
+    from pylxd import exceptions as pexc
+
+    d = lxd.daemon_of(client)
+    # the pre-instances endpoint
+    try:
+        client.api.containers.get(timeout=(5.0, 15.0))
+        legacy = True
+    except pexc.NotFound:
+        legacy = False
+    assert legacy is not d.has(daemons.NO_CONTAINERS_ENDPOINT)
+    # the socket's group, the CLI's name
+    import grp
+
+    assert grp.getgrgid(os.stat(lxd.socket_path()).st_gid).gr_name == d.group
+    assert shutil.which(d.cli) and (d.cli == "incus") is d.has(daemons.CLI_INCUS)
+    with lxd.instance(name("diff"), start=False, client=client) as inst:
+        stale = inst.info()  # read before start: no volatile.idmap.current yet
+        inst.start()
+        # a server-side wait that runs out before a 3 s command ends
+        r = inst._node.exec.post(json={"command": ["sleep", "3"], "record-output": True,
+                                       "wait-for-websocket": False, "interactive": False})
+        op = r.json()["operation"].rstrip("/").split("/")[-1]
+        try:
+            body = client.api.operations[op].wait.get(params={"timeout": 1}).json()
+            wait_error = False
+            assert body["metadata"]["status"] == "Running"
+        except pexc.LXDAPIException as err:
+            wait_error = "deadline exceeded" in lxd._api_error(err)
+        assert wait_error is d.has(daemons.WAIT_TIMEOUT_IS_ERROR)
+        assert lxd._wait(client, r, Deadline(15, "sleep 3"))["status"] == "Success"
+        # PUT of the stale record: refused by both (why restore() re-reads right before)
+        body = {k: stale.get(k) for k in ("architecture", "config", "devices", "ephemeral",
+                                          "profiles", "description")}
+        try:
+            with lxd._translate("stale put"):
+                put = inst._node.put(json=body, timeout=(5.0, 30.0))
+            lxd._wait(client, put, Deadline(30, "stale put"))
+            refused = False
+        except lxd.LxdError as err:
+            refused = "volatile idmap" in str(err).lower()
+        assert refused
+        inst.restore(inst.snapshot("fresh"))  # re-read first: accepted
+
+
+def test_doctor_json_names_the_daemon_its_version_and_differences(client, capsys):
+    from virtlab import cli
+
+    probe.lxd(refresh=True)
+    assert cli.main(["doctor", "--json"]) == 0
+    import json
+
+    d = json.loads(capsys.readouterr().out)
+    who = lxd.daemon_of(client)
+    env = client.host_info["environment"]
+    assert d["lxd"]["server"] == who.key and d["lxd"]["version"] == env["server_version"]
+    assert d["lxd"]["differences"] == [x.key for x in who.differences]
+    row = next(r for r in d["container_daemons"] if r["socket"] == lxd.socket_path())
+    assert (row["server"], row["version"]) == (who.key, env["server_version"])
+
+
+def test_cleanup_visits_both_daemons_where_both_run(client, monkeypatch):
+    for var in ("VIRTLAB_CONTAINER_DAEMON", "LXD_DIR", "INCUS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    servers = {r["server"]: r["socket"] for r in probe.container_daemons() if r["server"]}
+    if set(servers) != {"lxd", "incus"}:
+        pytest.skip("needs LXD and Incus running side by side (provision.sh --incus)")
+    for key, sock in servers.items():
+        lxd.create(name(f"multi-{key}"), client=lxd.connect(socket_file=sock))
+    removed = lxd.cleanup(match=name("multi"))
+    assert sorted(removed) == sorted([f"LXD instance {name('multi-lxd')}",
+                                      f"Incus instance {name('multi-incus')}"])

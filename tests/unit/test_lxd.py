@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from virtlab import OWNER_KEY, OWNER_VALUE, lxd, modes, rootfs
+from virtlab import OWNER_KEY, OWNER_VALUE, daemons, lxd, modes, rootfs
 from virtlab.checks import ep04
 from virtlab.safety import course_name
 
@@ -179,11 +179,44 @@ def _http(body: dict) -> bytes:
             + str(len(data)).encode() + b"\r\nConnection: close\r\n\r\n" + data)
 
 
-def test_wrong_server_is_named(monkeypatch, tmp_path):
-    _serve(tmp_path / "unix.socket", _http({"type": "sync", "status_code": 200, "metadata": {
-        "auth": "trusted", "api_extensions": [], "environment": {"server": "incus"}}}))
+def _server(server: str, auth: str = "trusted") -> bytes:
+    return _http({"type": "sync", "status_code": 200, "metadata": {
+        "auth": auth, "api_extensions": [], "environment": {"server": server,
+                                                            "server_version": "6.0.4"}}})
+
+
+def test_unknown_server_is_named(monkeypatch, tmp_path):
+    _serve(tmp_path / "unix.socket", _server("docker"))
+    monkeypatch.delenv("VIRTLAB_CONTAINER_DAEMON", raising=False)
     monkeypatch.setenv("LXD_DIR", str(tmp_path))
-    with pytest.raises(lxd.LxdUnavailable, match="'incus', not LXD"):
+    with pytest.raises(lxd.LxdUnavailable, match="'docker': neither LXD nor Incus"):
+        lxd.connect()
+
+
+def test_incus_is_driven_and_named(monkeypatch, tmp_path):
+    _serve(tmp_path / "unix.socket", _server("incus"))
+    monkeypatch.delenv("VIRTLAB_CONTAINER_DAEMON", raising=False)
+    monkeypatch.delenv("LXD_DIR", raising=False)
+    monkeypatch.setenv("INCUS_DIR", str(tmp_path))
+    client = lxd.connect()
+    d = lxd.daemon_of(client)
+    assert (d.key, d.cli, d.group) == ("incus", "incus", "incus-admin")
+    assert d.has(daemons.WAIT_TIMEOUT_IS_ERROR) and not daemons.LXD.has(daemons.WAIT_TIMEOUT_IS_ERROR)
+
+
+def test_daemon_other_than_the_one_asked_for_is_refused(monkeypatch, tmp_path):
+    _serve(tmp_path / "unix.socket", _server("incus"))
+    monkeypatch.setenv("VIRTLAB_CONTAINER_DAEMON", "lxd")
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    with pytest.raises(lxd.LxdUnavailable, match="is Incus, but VIRTLAB_CONTAINER_DAEMON=lxd"):
+        lxd.connect()
+
+
+def test_untrusted_incus_client_is_told_to_join_incus_admin(monkeypatch, tmp_path):
+    _serve(tmp_path / "unix.socket", _server("incus", auth="untrusted"))
+    monkeypatch.delenv("VIRTLAB_CONTAINER_DAEMON", raising=False)
+    monkeypatch.setenv("LXD_DIR", str(tmp_path))
+    with pytest.raises(lxd.LxdUnavailable, match="Incus on .* does not trust us.*group incus-admin"):
         lxd.connect()
 
 
