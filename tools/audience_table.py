@@ -1,6 +1,7 @@
 """Write the README's audience table from the tallies of a real run (`tools/run_notebooks.py`).
 
     python tools/audience_table.py docs/audiences/*.json     # rewrites README.md in place
+    python tools/audience_table.py --print build/audiences/*.json   # only prints it (CI)
 
 Each cell of the table is ``live/embedded/recorded`` — how many cells of that section each
 backend served for that audience in the run the JSON records.
@@ -53,10 +54,15 @@ def table(reports: list[dict]) -> str:
 
 
 def main(paths: list[str]) -> int:
+    only_print = "--print" in paths
+    paths = [p for p in paths if p != "--print"]
     reports = [json.loads(Path(p).read_text()) for p in paths]
     if not reports:
         print("no reports given", file=sys.stderr)
         return 2
+    if only_print:
+        print(table(reports))
+        return 0
     text = README.read_text()
     block = f"<!-- audiences -->\n{table(reports)}\n<!-- /audiences -->"
     if "<!-- audiences -->" not in text:

@@ -56,13 +56,18 @@ def course_processes(prefix: str = PREFIX) -> list[CourseProcess]:
 
 
 def _running_lxd() -> set[str] | None:
-    info = probe.lxd(refresh=True)
-    if not info.reachable:
-        return None
+    """Running instances of every LXD/Incus daemon that answers (None: none answers)."""
     import pylxd
 
-    client = pylxd.Client(endpoint=info.socket, timeout=10)
-    return {i.name for i in client.instances.all() if i.status == "Running"}
+    running: set[str] | None = None
+    for row in probe.container_daemons():
+        if not row.get("server"):
+            continue
+        with contextlib.suppress(Exception):
+            client = pylxd.Client(endpoint=row["socket"], timeout=10)
+            names = {i.name for i in client.instances.all() if i.status == "Running"}
+            running = (running or set()) | names
+    return running
 
 
 def _running_libvirt() -> set[str] | None:
