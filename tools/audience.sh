@@ -23,7 +23,7 @@ mkdir -p "$OUT"
 say() { printf '[audience %s] %s\n' "$AUD" "$*"; }
 AUD="${1:-}"
 [ "$(id -u)" = 0 ] || { echo "tools/audience.sh: run as root" >&2; exit 2; }
-NOTEBOOKS=(notebooks/*.ipynb)
+NOTEBOOKS=(notebooks/*.ipynb labs/*.ipynb)
 LEARNER_LIVE="namespaces,cgroups,container,lxd,libvirt,kvm,security,bench"
 
 ensure_user() {  # ensure_user NAME [UID]
@@ -65,7 +65,7 @@ case "$AUD" in
     say "make test as $user (uid $(id -u "$user")) in $dir, nothing provisioned, no static busybox"
     tools/masked.sh --no-busybox -- bash -c "$(declare -f as_user); as_user '$user' '$dir' make test"
     tools/masked.sh --no-busybox -- bash -c "$(declare -f as_user); as_user '$user' '$dir' .venv/bin/python \
-      tools/run_notebooks.py --audience bare-user --out build/audiences/bare-user.json notebooks/*.ipynb"
+      tools/run_notebooks.py --audience bare-user --out build/audiences/bare-user.json notebooks/*.ipynb labs/*.ipynb"
     cp "$dir/build/audiences/bare-user.json" "$OUT/"
     ;;
   binder)
@@ -88,7 +88,7 @@ PY
     as_user "$user" "$dir" bash -c "python3 -m venv .binder-env && . .binder-env/bin/activate \
       && pip install -q --progress-bar off -r .binder-requirements.txt && bash binder/postBuild"
     tools/masked.sh --no-kvm -- bash -c "$(declare -f as_user); as_user '$user' '$dir' bash -c '. .binder-env/bin/activate \
-      && python tools/run_notebooks.py --audience binder --out build/audiences/binder.json notebooks/*.ipynb'"
+      && python tools/run_notebooks.py --audience binder --out build/audiences/binder.json notebooks/*.ipynb labs/*.ipynb'"
     cp "$dir/build/audiences/binder.json" "$OUT/"
     ;;
   learner)
@@ -99,7 +99,7 @@ PY
     as_user "$user" "$dir" make setup
     as_user "$user" "$dir" .venv/bin/python -m virtlab.cli doctor || true
     as_user "$user" "$dir" .venv/bin/python tools/run_notebooks.py --audience learner \
-      --expect-live "$LEARNER_LIVE" --out build/audiences/learner.json notebooks/*.ipynb
+      --expect-live "$LEARNER_LIVE" --out build/audiences/learner.json notebooks/*.ipynb labs/*.ipynb
     cp "$dir/build/audiences/learner.json" "$OUT/"
     ;;
   *) sed -n '2,20p' "$0"; exit 2 ;;
