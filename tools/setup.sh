@@ -66,5 +66,14 @@ if ! "$VENV/bin/python" -c 'from virtlab import probe; raise SystemExit(probe.bu
   "$VENV/bin/python" -c 'from virtlab import rootfs; print("[setup] busybox:", rootfs.fetch_busybox())' \
     || say "NOTE: no static busybox (see above): the container cells will replay recorded output"
 fi
+# 4. a reference copy of nbgrader, OUTSIDE the environment (its lab extensions would load in
+#    `make lab`): tests/unit/test_release.py compares the release build with nbgrader's own
+if [ ! -d "$VENV/nbgrader-ref/nbgrader" ]; then
+  say "a reference copy of nbgrader for the release test ($VENV/nbgrader-ref) ..."
+  "$VENV/bin/python" -m pip install -q --progress-bar off --target "$VENV/nbgrader-ref" --no-deps \
+    "nbgrader==0.9.6" "sqlalchemy>=2" alembic rapidfuzz python-dateutil 2>&1 \
+    | { grep -vE 'is ignored: it is neither|^\s*$' || true; } \
+    || say "NOTE: could not fetch nbgrader: the release test that compares with it will skip"
+fi
 touch "$VENV/.virtlab-setup"
 say "ready in $(( $(date +%s) - t0 )) s ($VENV, extras: $extras)"
