@@ -45,12 +45,12 @@ def need_tool(tool: str, package: str) -> str:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def need():
     return need_live
 
 
-@pytest.fixture(name="need_tool")
+@pytest.fixture(name="need_tool", scope="session")
 def _need_tool():
     return need_tool
 

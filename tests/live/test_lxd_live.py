@@ -50,10 +50,10 @@ def ours() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def client():
-    from conftest import need_live
-
-    need_live("lxd")
+def client(need):
+    # the shared gate as a fixture (importing "conftest" here could pick another one, e.g.
+    # tests/browser/conftest.py, when the whole suite runs)
+    need("lxd")
     c = lxd.connect()
     yield c
     left = ours()

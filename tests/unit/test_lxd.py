@@ -369,9 +369,15 @@ FORCED = modes.Backend("lxd", "live", "test", forced=True)
 BEST = modes.Backend("lxd", "live", "test")  # auto: live was only the best mode
 
 
+class _FakeClient:
+    """What the demos ask of the client: which daemon it is."""
+    host_info = {"environment": {"server": "lxd", "server_version": "5.0.2"}}
+
+
 class _FakeInstance:
     def __init__(self, name: str) -> None:
         self.name = course_name(name)
+        self.client = _FakeClient()
 
     def __enter__(self) -> _FakeInstance:
         return self
