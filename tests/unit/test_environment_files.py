@@ -73,10 +73,10 @@ def test_postbuild_smoke_imports_every_runtime_library_and_installs_lab_settings
                     "voila": "voila"}
     for dist in runtime_dependencies():
         assert f'"{import_names[dist]}"' in post, f"postBuild does not import {dist}"
-    assert "overrides.json" in post
+    assert "src/virtlab/data/lab-settings/overrides.json" in post  # the one make lab serves
     import json
 
-    over = json.loads((ROOT / "binder" / "overrides.json").read_text())
+    over = json.loads((ROOT / "src/virtlab/data/lab-settings/overrides.json").read_text())
     assert over["@jupyterlab/notebook-extension:tracker"]["windowingMode"] == "defer"
 
 
