@@ -58,7 +58,11 @@ def assert_all_blocked(res: security.ProbeResult | dict, runner: str) -> None:
 def _host_state() -> dict[str, object]:
     """What the probes could conceivably change on the host (other developers' mounts and
     devices may come and go, so only the probes' own traces are compared)."""
-    tick = subprocess.run(["busybox", "adjtimex"], capture_output=True, text=True, timeout=5).stdout
+    from virtlab import rootfs
+
+    # the course's static busybox (PATH's may be missing: set-up may have fetched its own)
+    tick = subprocess.run([str(rootfs.busybox_path()), "adjtimex"], capture_output=True,
+                          text=True, timeout=5).stdout
     return {
         "mounts": [ln for ln in Path("/proc/self/mountinfo").read_text().splitlines()
                    if "vl-probe" in ln or f"{PREFIX}sec-" in ln],

@@ -51,6 +51,8 @@ def test_missing_tool_is_one_clear_line(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setenv("VIRTLAB_DATA", str(tmp_path))
     monkeypatch.setattr(rootfs, "BUSYBOX_CANDIDATES", (str(tmp_path / "no-busybox"),))
+    # nor one set-up fetched into the user's cache
+    monkeypatch.setattr(rootfs, "fetched_busybox", lambda: tmp_path / "no-fetched-busybox")
     assert cli.main(["images", "build", "--only", "rootfs"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("virtlab: a static busybox is needed") and err.count("\n") == 1, err
