@@ -1582,7 +1582,16 @@ def show_cow(r: modes.Result) -> None:
               "further one is a snapshot-clone that shares its blocks")
 
 
-@modes.demo("lxd.fullos", section="lxd")
+def _debian_image(backend: modes.Backend) -> str | None:
+    try:
+        built = _image_exists(connect(), DEBIAN_IMAGE)
+    except LxdUnavailable:
+        return None  # the demo itself reports an unreachable daemon
+    return None if built else (f"the optional image {DEBIAN_IMAGE} (build it: `sudo VIRTLAB_LXD_DEBIAN=1 "
+                               "virtlab images build --only lxd`, about a minute, needs the Debian mirror)")
+
+
+@modes.demo("lxd.fullos", section="lxd", requires=_debian_image, optional=True)
 def demo_fullos(backend: modes.Backend) -> dict[str, Any]:
     """A full Debian userspace with systemd as PID 1, in a container (needs ``vl-debian``)."""
     client = connect()

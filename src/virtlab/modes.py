@@ -279,19 +279,23 @@ class Demo:
     #: what a live backend must offer beyond the section: ``requires(backend)`` returns what is
     #: missing (e.g. "root (...)"), or None; then the cell replays its recording and says why
     requires: Callable[[Backend], str | None] | None = None
+    #: what ``requires`` asks for is an optional extra (e.g. an image provisioning builds only on
+    #: request): even where live is demanded the cell replays its recording, labelled with what
+    #: it needs — ``virtlab record`` still refuses to record without it
+    optional: bool = False
 
 
 _DEMOS: dict[str, Demo] = {}
 
 
 def demo(key: str, section: str, *, embedded: bool = False,
-         requires: Callable[[Backend], str | None] | None = None,
+         requires: Callable[[Backend], str | None] | None = None, optional: bool = False,
          ) -> Callable[[Callable[[Backend], Any]], Callable[[Backend], Any]]:
     """Register ``fn(backend) -> JSON-able data`` as the live producer of demo ``key``."""
     globals()["section"](section)  # validate early
 
     def deco(fn: Callable[[Backend], Any]) -> Callable[[Backend], Any]:
-        _DEMOS[key] = Demo(key, section, fn, embedded, requires)
+        _DEMOS[key] = Demo(key, section, fn, embedded, requires, optional)
         return fn
 
     return deco
@@ -359,7 +363,7 @@ def run(key: str, *, quiet: bool = False) -> Result:
     if backend.mode == "live" and d.requires is not None:
         missing = d.requires(backend)
         if missing:
-            if backend.forced:
+            if backend.forced and not d.optional:
                 raise CapabilityMissing(d.section, "live", f"{key} needs {missing}",
                                         "run the course as root on a lab VM")
             backend = Backend(d.section, "recorded", "recorded output", f"{key} needs {missing}",
@@ -381,6 +385,9 @@ def record(key: str) -> Path:
     if d is None:
         raise ModeError(f"unknown demo {key!r}")
     backend = resolve(d.section, "live")
+    missing = d.requires(backend) if d.requires is not None else None
+    if missing:  # a recording is only ever made of the whole, real thing
+        raise CapabilityMissing(d.section, "live", f"{key} needs {missing}", "provide it, then record")
     data = d.fn(backend)
     out = {"key": key, "section": d.section, "provenance": provenance(backend, key), "data": data}
     path = recording_path(key)

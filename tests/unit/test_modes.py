@@ -158,3 +158,39 @@ def test_episode_00_exercise_2_needs_the_learners_answer(capsys):
     truth = modes.resolve("lxd", "embedded").mode
     assert truth == "recorded"
     assert ep00.check_embedded_lxd(" Recorded ") and not ep00.check_embedded_lxd("embedded")
+
+
+def _with_requirement(monkeypatch, optional: bool) -> str:
+    """Demo namespaces.uts, made to need something this machine lacks (its recording exists)."""
+    key = "namespaces.uts"
+    real = modes.demos()[key]
+
+    def never(_backend):  # the demo must not run when its requirement is missing
+        raise AssertionError("the demo ran although its requirement is missing")
+
+    monkeypatch.setitem(modes._DEMOS, key, modes.Demo(key, real.section, never, real.embedded,
+                                                      requires=lambda b: "a missing thing",
+                                                      optional=optional))
+    return key
+
+
+def test_a_missing_requirement_fails_where_live_is_demanded(monkeypatch, need):
+    need("namespaces", privileged=False)
+    key = _with_requirement(monkeypatch, optional=False)
+    monkeypatch.setenv("VIRTLAB_MODE", "live")
+    with pytest.raises(modes.CapabilityMissing, match="needs a missing thing"):
+        modes.run(key, quiet=True)
+
+
+def test_an_optional_requirement_replays_the_recording_and_says_so(monkeypatch, need, capsys):
+    need("namespaces", privileged=False)
+    key = _with_requirement(monkeypatch, optional=True)
+    monkeypatch.setenv("VIRTLAB_MODE", "live")
+    r = modes.run(key)
+    assert r.recorded and r.backend.not_live_here == "a missing thing"
+    line = capsys.readouterr().out.strip()
+    assert modes.parse_banner(line) == ("namespaces", "recorded")
+    assert f"{modes.NOT_LIVE_HERE} a missing thing" in line
+    # ... but a recording is never made without it
+    with pytest.raises(modes.CapabilityMissing, match="needs a missing thing"):
+        modes.record(key)
