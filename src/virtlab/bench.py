@@ -71,6 +71,8 @@ NOT_MEASURED = {
 NOT_MEASURED_UNPRIVILEGED = {
     ("ns", "net_rtt_us"): "needs root: named network namespaces and a veth pair between them",
     ("ns", "net_mbit_s"): "needs root: named network namespaces and a veth pair between them",
+    ("lxd", "net_rtt_us"): "needs root: a veth from a named network namespace into the container's",
+    ("lxd", "net_mbit_s"): "needs root: a veth from a named network namespace into the container's",
 }
 
 

@@ -132,3 +132,15 @@ def test_demanded_live_demo_fails_rather_than_skipping_a_target(monkeypatch, tmp
     finally:
         monkeypatch.undo()
         probe.lxd(refresh=True)
+
+
+def test_a_learner_skips_only_the_network_metrics_that_need_root(monkeypatch):
+    from virtlab import bench
+
+    assert bench.not_measured() == bench.NOT_MEASURED or bench.os.geteuid() != 0
+    monkeypatch.setattr(bench.os, "geteuid", lambda: 1000)
+    nm = bench.not_measured()
+    for target in ("ns", "lxd"):  # both make named network namespaces (ip netns add)
+        assert "needs root" in nm[(target, "net_rtt_us")] and (target, "net_mbit_s") in nm
+    assert ("host", "net_rtt_us") not in nm  # loopback needs nothing
+    assert not any(m in ("start_s", "cpu_s", "memory_mib") for _, m in nm)
