@@ -479,3 +479,16 @@ def recorded_counterpart(result: Result, *, quiet: bool = False) -> Result | Non
     if not quiet:
         print(backend.banner(real.provenance, result.key))
     return real
+
+
+def view_with_real_run(view: Callable[[Result], None]) -> Callable[..., None]:
+    """``view(r)``, and after an *embedded* result also the recording of a real run of the same
+    demo (:func:`recorded_counterpart`), labelled RECORDED; ``real=False`` leaves it out."""
+    def show(r: Result, *, real: bool = True) -> None:
+        view(r)
+        if real:
+            rec = recorded_counterpart(r)
+            if rec is not None:
+                view(rec)
+    show.__doc__ = (view.__doc__ or "") + "\n(After an embedded run, also a real run's recording.)"
+    return show

@@ -1080,16 +1080,6 @@ def demo_lifecycle(backend: modes.Backend) -> dict[str, Any]:
     return {"uri": uri, "steps": steps, "persistent": persistent, "xml": xml, "events": events}
 
 
-def show_lifecycle(r: modes.Result, *, real: bool = True) -> None:
-    """Print the demo's result; after an embedded run (libvirt's test driver, no guest) also the
-    recording of a real run, labelled RECORDED (``real=False`` leaves it out)."""
-    _show_lifecycle(r)
-    if real:
-        rec = modes.recorded_counterpart(r)
-        if rec is not None:
-            _show_lifecycle(rec)
-
-
 def _show_lifecycle(r: modes.Result) -> None:
     d = r.data
     x = d["xml"]
@@ -1199,16 +1189,6 @@ def demo_save_restore(backend: modes.Backend) -> dict[str, Any]:
         return out
 
 
-def show_save_restore(r: modes.Result, *, real: bool = True) -> None:
-    """Print the demo's result; after an embedded run (libvirt's test driver, no guest) also the
-    recording of a real run, labelled RECORDED (``real=False`` leaves it out)."""
-    _show_save_restore(r)
-    if real:
-        rec = modes.recorded_counterpart(r)
-        if rec is not None:
-            _show_save_restore(rec)
-
-
 def _show_save_restore(r: modes.Result) -> None:
     d = r.data
     print(f"save: domain -> {d['state_between']} ({d['save_s']} s); "
@@ -1244,16 +1224,6 @@ def demo_snapshot(backend: modes.Backend) -> dict[str, Any]:
             steps.append(f"/tmp/file is {g.run('cat /tmp/file').output!r} again")
         return {"uri": uri, "steps": steps, "snapshots": g.snapshots(),
                 "snapshot_s": round(t_snap, 2), "revert_s": round(t_revert, 2)}
-
-
-def show_snapshot(r: modes.Result, *, real: bool = True) -> None:
-    """Print the demo's result; after an embedded run (libvirt's test driver, no guest) also the
-    recording of a real run, labelled RECORDED (``real=False`` leaves it out)."""
-    _show_snapshot(r)
-    if real:
-        rec = modes.recorded_counterpart(r)
-        if rec is not None:
-            _show_snapshot(rec)
 
 
 def _show_snapshot(r: modes.Result) -> None:
@@ -1318,3 +1288,10 @@ def accelerator_for(kvm_usable: bool, vmx_svm: bool) -> str:
     from virtlab import probe
 
     return probe.accelerator_rule(kvm_usable, vmx_svm)
+
+
+# the views: after an embedded run (libvirt's test driver, no guest) each also prints the
+# recording of a real run, labelled RECORDED (``real=False`` leaves it out)
+show_lifecycle = modes.view_with_real_run(_show_lifecycle)
+show_save_restore = modes.view_with_real_run(_show_save_restore)
+show_snapshot = modes.view_with_real_run(_show_snapshot)
