@@ -9,7 +9,6 @@ t3 (4)  a process in that cgroup, in its own PID and UTS namespaces, under *your
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from virtlab import cgroups
@@ -89,7 +88,8 @@ def check_t3(p: dict[str, Any], answers: dict[str, Any]) -> list[C]:
 
 
 def cleanup(p: dict[str, Any]) -> list[str]:
-    return cgroups.cleanup(prefix=p["cgroup"]) if os.geteuid() == 0 else []
+    # root, or the learner in the subtree delegated to them (cgroups.cleanup sees only that)
+    return cgroups.cleanup(prefix=p["cgroup"])
 
 
 LAB = Lab(

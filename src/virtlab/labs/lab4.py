@@ -70,7 +70,8 @@ def check_t2(p: dict[str, Any], answers: dict[str, Any]) -> list[C]:
 
 
 def cleanup(p: dict[str, Any]) -> list[str]:
-    return cgroups.cleanup(prefix=p["cgroup"]) if os.geteuid() == 0 else []
+    # root, or the learner in the subtree delegated to them (cgroups.cleanup sees only that)
+    return cgroups.cleanup(prefix=p["cgroup"])
 
 
 LAB = Lab(
