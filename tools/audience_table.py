@@ -45,11 +45,12 @@ def table(reports: list[dict]) -> str:
     dates = sorted({r["date"] for r in reports})
     rows.append("")
     rows.append("\\* some cells of a live section replay their recording and say what they need "
-                "(root, or a cgroup v2 subtree of one's own).")
+                "(root, a cgroup v2 subtree of one's own, or the optional full-Debian LXD image, which CI "
+                "does not build).")
     rows.append("")
     rows.append(f"Counts are cells served live/embedded/recorded, from the run of {', '.join(dates)} "
-                "(`tools/run_notebooks.py`, every notebook, `VIRTLAB_MODE=auto`; the JSON per "
-                "audience is in `docs/audiences/`).")
+                "(`tools/run_notebooks.py`, every notebook and lab, `VIRTLAB_MODE=auto` — root's run "
+                "on the lab VM forces `live`; the JSON per audience is in `docs/audiences/`).")
     return "\n".join(rows)
 
 
