@@ -64,3 +64,21 @@ def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201 - pytest hook
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
         rep.outcome = "failed"
         rep.longrepr = f"VIRTLAB_REQUIRE_LIVE=1 turns this skip into a failure: {reason}"
+
+
+@pytest.fixture
+def patch_pkg(monkeypatch):
+    """``patch_pkg(virtlab.lxd, "connect", fake)``: replace a name of a split package (lxd, virt,
+    security, ...) on the package *and* in every submodule that imported it, so a test patches what
+    the code calls wherever the name now lives (monkeypatching the package alone would not)."""
+    import sys
+
+    def patch(pkg, name: str, value) -> None:  # noqa: ANN001
+        original = getattr(pkg, name)
+        monkeypatch.setattr(pkg, name, value)
+        prefix = pkg.__name__ + "."
+        for modname, mod in list(sys.modules.items()):
+            if modname.startswith(prefix) and getattr(mod, name, None) is original:
+                monkeypatch.setattr(mod, name, value)
+
+    return patch

@@ -27,12 +27,12 @@ BAD_NAMES = ["Web", "web_1", "x" * 70, "web;rm -rf /", "web$(id)", "web 1", "-we
 
 
 @pytest.fixture
-def no_daemon(monkeypatch):
+def no_daemon(patch_pkg):
     """Make any attempt to reach LXD fail loudly: validation must come first."""
     def boom(*a, **k):
         raise AssertionError("LXD was contacted before the input was validated")
 
-    monkeypatch.setattr(lxd, "connect", boom)
+    patch_pkg(lxd, "connect", boom)
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -128,7 +128,7 @@ def test_permission_denied_says_join_group(monkeypatch, tmp_path):
     sock = tmp_path / "unix.socket"
     sock.touch()
     monkeypatch.setenv("LXD_DIR", str(tmp_path))
-    monkeypatch.setattr(lxd.os, "access", lambda *a, **k: False)  # root can open anything
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)  # root can open anything
     with pytest.raises(lxd.LxdUnavailable, match="group lxd.*log in again"):
         lxd.connect()
 
@@ -400,13 +400,13 @@ class _FakeInstance:
 
 
 @pytest.fixture
-def lxd_without_debian_image(monkeypatch):
-    monkeypatch.setattr(lxd, "connect", lambda: object())
-    monkeypatch.setattr(lxd, "_image_exists", lambda client, alias: False)
+def lxd_without_debian_image(patch_pkg):
+    patch_pkg(lxd, "connect", lambda: object())
+    patch_pkg(lxd, "_image_exists", lambda client, alias: False)
 
 
-def test_launch_without_the_namespaces_fails_when_live_is_demanded(monkeypatch):
-    monkeypatch.setattr(lxd, "instance", lambda name, **kw: _FakeInstance(name))
+def test_launch_without_the_namespaces_fails_when_live_is_demanded(patch_pkg):
+    patch_pkg(lxd, "instance", lambda name, **kw: _FakeInstance(name))
     with pytest.raises(modes.CapabilityMissing, match="can only be read by root"):
         lxd.demo_launch(FORCED)
     assert lxd.demo_launch(BEST)["namespaces"]["pid"]["container"] is None
@@ -419,21 +419,21 @@ def test_fullos_without_its_image_fails_when_live_is_demanded(lxd_without_debian
 
 
 @pytest.fixture
-def lxd_without_btrfs(monkeypatch, tmp_path):
-    monkeypatch.setattr(lxd, "connect", lambda: object())
-    monkeypatch.setattr(lxd, "pool_path", lambda client=None, pool="default": tmp_path)
+def lxd_without_btrfs(patch_pkg, tmp_path):
+    patch_pkg(lxd, "connect", lambda: object())
+    patch_pkg(lxd, "pool_path", lambda client=None, pool="default": tmp_path)
 
     def instance(name: str, **kw: object) -> _FakeInstance:
         inst = _FakeInstance(name)
         (tmp_path / "containers" / inst.name / "rootfs" / "bin").mkdir(parents=True, exist_ok=True)
         return inst
 
-    monkeypatch.setattr(lxd, "instance", instance)
+    patch_pkg(lxd, "instance", instance)
 
     def no_btrfs(*a, **kw):
         raise LookupError("mkfs.btrfs is not installed")
 
-    monkeypatch.setattr(lxd, "cow_pool", no_btrfs)
+    patch_pkg(lxd, "cow_pool", no_btrfs)
 
 
 def test_cow_without_btrfs_fails_when_live_is_demanded(lxd_without_btrfs):
@@ -443,7 +443,7 @@ def test_cow_without_btrfs_fails_when_live_is_demanded(lxd_without_btrfs):
 
 
 def test_unreadable_pool_fails_when_live_is_demanded(lxd_without_btrfs, monkeypatch):
-    monkeypatch.setattr(lxd.os, "access", lambda *a, **k: False)  # as for a non-root learner
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)  # as for a non-root learner
     with pytest.raises(modes.CapabilityMissing, match="can only be read by root"):
         lxd.demo_cow(FORCED)
     assert len(lxd.demo_cow(BEST)["dir"]) == 3  # auto: goes on; the view says root is needed

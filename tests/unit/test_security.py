@@ -12,6 +12,7 @@ import pytest
 
 from virtlab import PREFIX, attacksurface, probe, security
 from virtlab.checks import ep07
+from virtlab.safety import VirtlabError
 from virtlab.widgets import threats
 
 URL = re.compile(r"^https://[\w.-]+\.[a-z]{2,}/\S*$")
@@ -134,7 +135,7 @@ def test_parse_probe():
 
 
 def test_parse_probe_without_output_is_a_clear_error():
-    with pytest.raises(security.VirtlabError, match="printed no result"):
+    with pytest.raises(VirtlabError, match="printed no result"):
         security.parse_probe("sh: not found\n", "x", "namespaces")
 
 

@@ -87,7 +87,8 @@ def test_bad_memory_or_vcpus_never_reach_libvirt(memory, vcpus):
         raise AssertionError("libvirt was called")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(virt, "connect", boom)
+        for mod in (virt, virt.guest, virt.conn):  # the package and where vm() looks it up
+            mp.setattr(mod, "connect", boom)
         mp.setattr(libvirt, "open", boom)
         with pytest.raises(ValueError), virt.vm(name="bad", memory=memory, vcpus=vcpus,
                                                  uri="test:///default"):
@@ -131,8 +132,8 @@ def test_initramfs_is_a_valid_newc_archive(tmp_path):
     assert virt.MARKER in init and "uname -r" in init
 
 
-def test_missing_images_say_how_to_build(monkeypatch, tmp_path):
-    monkeypatch.setattr(virt, "vm_dirs", lambda: [tmp_path])
+def test_missing_images_say_how_to_build(patch_pkg, tmp_path):
+    patch_pkg(virt, "vm_dirs", lambda: [tmp_path])
     with pytest.raises(virt.MissingImage, match="virtlab images build"):
         virt.artefacts()
 
@@ -246,7 +247,7 @@ def test_kernel_is_taken_from_a_deb_without_dpkg(tmp_path):
     assert release == "9.9.9-test" and vmlinuz == bz and mods == {"pvpanic-mmio.ko": b"mod"}
 
 
-def test_build_images_is_offline_idempotent_and_readable(tmp_path, monkeypatch):
+def test_build_images_is_offline_idempotent_and_readable(tmp_path, monkeypatch, patch_pkg):
     from virtlab.rootfs import busybox_path
 
     try:
@@ -257,7 +258,7 @@ def test_build_images_is_offline_idempotent_and_readable(tmp_path, monkeypatch):
     deb, bz = _fake_kernel_deb(tmp_path, elf)
     monkeypatch.setenv("VIRTLAB_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("VIRTLAB_VM_DIR", str(tmp_path / "data" / "vm"))
-    monkeypatch.setattr(virt, "_host_kernel", lambda: None)
+    patch_pkg(virt, "_host_kernel", lambda: None)
     calls = []
 
     def fake_download(workdir):
@@ -266,7 +267,7 @@ def test_build_images_is_offline_idempotent_and_readable(tmp_path, monkeypatch):
         target.write_bytes(deb.read_bytes())
         return target
 
-    monkeypatch.setattr(virt, "_download_kernel", fake_download)
+    patch_pkg(virt, "_download_kernel", fake_download)
     first = virt.build_images()
     a = virt.artefacts()
     assert [str(a.kernel), str(a.initrd)] == first

@@ -1,0 +1,60 @@
+"""libvirt/QEMU constants shared by the virt modules (URIs, guest markers, limits) and the errors.
+
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+# =========================================================================== demos (notebook 06)
+from virtlab.safety import (
+    VirtlabError,
+)
+
+SYSTEM_URI = "qemu:///system"
+
+
+TEST_URI = "test:///default"
+
+
+MARKER = "VIRTLAB-READY"
+
+
+DONE = "VIRTLAB-DONE"
+
+
+#: the kernel command line of the course VM (quiet: printing on an emulated UART is slow)
+DEFAULT_CMDLINE = "console=ttyS0 quiet panic=0 tsc=reliable no_timer_check i8042.noaux"
+
+
+MIN_MEMORY_MIB = 32
+
+
+#: Debian's generic kernel spans ~75 MiB of guest-physical memory (loaded at 16 MiB, ~58 MiB of
+#: code, data and bss): with 64 or 80 MiB it dies before printing a byte. Measured here.
+COURSE_VM_MIN_MIB = 96
+
+
+MAX_MEMORY_MIB = 4096
+
+
+MAX_VCPUS = 8
+
+
+VM_SUBDIR = "vm"
+
+
+SYSTEM_VM_DIR = Path("/var/lib/virtlab") / VM_SUBDIR
+
+
+PVPANIC_MODULES = ("pvpanic.ko", "pvpanic-mmio.ko", "pvpanic-pci.ko")
+
+
+_OWNER_TAG = "owner"
+
+
+class VirtError(VirtlabError, RuntimeError):
+    """libvirt refused something; the message says what and what to do."""
+
+
+class MissingImage(VirtlabError, LookupError):
+    """The course VM (kernel + initramfs) has not been built yet."""
