@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from virtlab import modes
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = "apps/decision.ipynb"
 
@@ -34,7 +36,7 @@ def app_env(token: str, base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env.pop("JUPYTER_TOKEN_FILE", None)
     env["JUPYTER_TOKEN"] = token
-    env.setdefault("VIRTLAB_MODE", "embedded")
+    env.setdefault(modes.ENV_VAR, "embedded")  # the app's kernels: set for them, never read here
     return env
 
 

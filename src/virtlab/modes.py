@@ -24,6 +24,7 @@ running it live.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import importlib
 import json
 import os
@@ -36,21 +37,15 @@ from virtlab import probe
 from virtlab.safety import VirtlabError
 
 MODES = ("live", "embedded", "recorded", "auto")
+#: the one environment variable that forces a mode; read here only (:func:`requested_mode`)
+ENV_VAR = "VIRTLAB_MODE"
 #: marks a recorded banner whose section is live here, but not this cell (what it needs is named)
 NOT_LIVE_HERE = "not live here, this cell needs"
 RECORDED_DIR = Path(__file__).parent / "recorded"
 
-#: Modules whose demos ``virtlab record`` knows about (imported on demand).
-DEMO_MODULES = (
-    "virtlab.namespaces",
-    "virtlab.cgroups",
-    "virtlab.minicontainer",
-    "virtlab.lxd",
-    "virtlab.virt",
-    "virtlab.kvm",
-    "virtlab.security",
-    "virtlab.bench",
-)
+#: a lesson's demos live in a module of this name (``virtlab.lxd.demos``, ``virtlab.kvm.demos``,
+#: ...); :func:`demos` finds them by walking the package — there is no list of modules to keep
+DEMO_MODULE_NAME = "demos"
 
 
 class ModeError(VirtlabError, ValueError):
@@ -197,7 +192,7 @@ SECTIONS: dict[str, Section] = {
 
 def requested_mode() -> str:
     """The mode asked for by ``VIRTLAB_MODE`` (default ``auto``); unknown values are an error."""
-    raw = os.environ.get("VIRTLAB_MODE", "auto").strip().lower() or "auto"
+    raw = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if raw not in MODES:
         raise ModeError(f"VIRTLAB_MODE={raw!r} is not a mode; valid modes: {', '.join(MODES)}")
     return raw
@@ -301,9 +296,25 @@ def demo(key: str, section: str, *, embedded: bool = False,
     return deco
 
 
+@functools.lru_cache(maxsize=1)
+def demo_modules() -> tuple[str, ...]:
+    """Every ``virtlab.<concept>.demos`` module, found on disk (nothing is imported to find them)."""
+    import pkgutil
+
+    import virtlab
+
+    found = []
+    for pkg in pkgutil.iter_modules(virtlab.__path__):
+        if pkg.ispkg:
+            sub = [str(Path(p) / pkg.name) for p in virtlab.__path__]
+            if any(m.name == DEMO_MODULE_NAME for m in pkgutil.iter_modules(sub)):
+                found.append(f"virtlab.{pkg.name}.{DEMO_MODULE_NAME}")
+    return tuple(sorted(found))
+
+
 def demos() -> dict[str, Demo]:
-    """All registered demos (importing every module that defines some)."""
-    for mod in DEMO_MODULES:
+    """All registered demos (importing every lesson's ``demos`` module)."""
+    for mod in demo_modules():
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as err:

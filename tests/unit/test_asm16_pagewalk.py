@@ -99,10 +99,10 @@ def test_sum_judge_reads_the_exits():
     assert "out dx, ax" in ep05._judge_sum_run(3, [dict(ok[0], detail="OUT port 0x10, 1 byte(s): 0x6"), ok[1]])
 
 
-def test_sum_check_without_kvm_says_it_cannot_run(monkeypatch, capsys):
+def test_sum_check_without_kvm_says_it_cannot_run(monkeypatch, capsys, patch_pkg):
     no_kvm = probe.KvmInfo(False, False, None, False, False, "tcg", "/dev/kvm does not exist")
-    monkeypatch.setattr(probe, "kvm", lambda refresh=False: no_kvm)
-    monkeypatch.setattr(kvm, "run", lambda *a, **k: pytest.fail("ran without KVM"))
+    patch_pkg(probe, "kvm", lambda refresh=False: no_kvm)
+    patch_pkg(kvm, "run", lambda *a, **k: pytest.fail("ran without KVM"))
     assert not ep05.check_sum_guest("mov dx, 0x10\nhlt")
     out = capsys.readouterr().out
     assert "cannot run your guest here: /dev/kvm does not exist" in out and "NOT checked" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -114,12 +115,12 @@ def test_best_difference_takes_the_best_of_each():
     assert bench.best_difference(lambda: next(loops), lambda: next(bases)) == pytest.approx(0.8)
 
 
-def test_demanded_live_demo_fails_rather_than_skipping_a_target(monkeypatch, tmp_path):
+def test_demanded_live_demo_fails_rather_than_skipping_a_target(monkeypatch, tmp_path, patch_pkg):
     """VIRTLAB_MODE=live / `virtlab record`: a target that cannot run is an error, not a gap."""
     from virtlab import bench, modes, probe
 
     monkeypatch.setenv("LXD_DIR", str(tmp_path))
-    monkeypatch.setattr(probe, "LXD_SOCKETS", ())
+    patch_pkg(probe, "LXD_SOCKETS", ())
     # the targets before lxd are taken as available whoever runs this (a non-root user's ns
     # target is not): availability is checked for all before anything is measured
     for cls in (bench.HostTarget, bench.NsTarget):
@@ -138,7 +139,7 @@ def test_a_learner_skips_only_the_network_metrics_that_need_root(monkeypatch):
     from virtlab import bench
 
     assert bench.not_measured() == bench.NOT_MEASURED or bench.os.geteuid() != 0
-    monkeypatch.setattr(bench.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     nm = bench.not_measured()
     for target in ("ns", "lxd"):  # both make named network namespaces (ip netns add)
         assert "needs root" in nm[(target, "net_rtt_us")] and (target, "net_mbit_s") in nm

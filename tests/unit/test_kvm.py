@@ -43,7 +43,7 @@ def test_bad_registers_are_refused_before_opening_dev_kvm(monkeypatch, regs):
         kvm.run(kvm.add_program(), regs=regs)
 
 
-def test_missing_dev_kvm_is_a_clear_error(monkeypatch):
+def test_missing_dev_kvm_is_a_clear_error(monkeypatch, patch_pkg):
     def no_kvm(*_a, **_k):
         raise FileNotFoundError(2, "No such file or directory")
 
@@ -53,7 +53,7 @@ def test_missing_dev_kvm_is_a_clear_error(monkeypatch):
     from virtlab import probe
 
     fake = probe.KvmInfo(False, False, None, False, False, "tcg", "/dev/kvm does not exist")
-    monkeypatch.setattr(probe, "kvm", lambda refresh=False: fake)
+    patch_pkg(probe, "kvm", lambda refresh=False: fake)
     with pytest.raises(kvm.KvmError, match="cannot open /dev/kvm"):
         kvm.run(kvm.add_program())
 

@@ -22,10 +22,10 @@ def test_unknown_section_is_a_clear_error():
         modes.resolve("docker")
 
 
-def test_live_without_lxd_names_the_fix(monkeypatch, tmp_path):
+def test_live_without_lxd_names_the_fix(monkeypatch, tmp_path, patch_pkg):
     monkeypatch.setenv("VIRTLAB_MODE", "live")
     monkeypatch.setenv("LXD_DIR", str(tmp_path))
-    monkeypatch.setattr(probe, "LXD_SOCKETS", ())
+    patch_pkg(probe, "LXD_SOCKETS", ())
     probe.lxd(refresh=True)
     try:
         with pytest.raises(modes.CapabilityMissing) as e:
@@ -38,10 +38,10 @@ def test_live_without_lxd_names_the_fix(monkeypatch, tmp_path):
         probe.lxd(refresh=True)
 
 
-def test_auto_without_lxd_falls_back_to_recorded_and_says_why(monkeypatch, tmp_path):
+def test_auto_without_lxd_falls_back_to_recorded_and_says_why(monkeypatch, tmp_path, patch_pkg):
     monkeypatch.setenv("VIRTLAB_MODE", "auto")
     monkeypatch.setenv("LXD_DIR", str(tmp_path))
-    monkeypatch.setattr(probe, "LXD_SOCKETS", ())
+    patch_pkg(probe, "LXD_SOCKETS", ())
     probe.lxd(refresh=True)
     try:
         b = modes.resolve("lxd")

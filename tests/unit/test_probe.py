@@ -64,9 +64,9 @@ def test_kvm_answer_is_backed_by_the_device_and_cpuinfo():
     assert k.reason
 
 
-def test_lxd_without_socket_is_a_clear_answer(monkeypatch, tmp_path):
+def test_lxd_without_socket_is_a_clear_answer(monkeypatch, tmp_path, patch_pkg):
     monkeypatch.setenv("LXD_DIR", str(tmp_path))
-    monkeypatch.setattr(probe, "LXD_SOCKETS", ())
+    patch_pkg(probe, "LXD_SOCKETS", ())
     info = probe.lxd(refresh=True)
     try:
         assert not info.reachable

@@ -23,15 +23,17 @@ Typical use::
 
 The course image ``vl-busybox`` (about 1 MB) is built offline by :func:`build_images`
 (``virtlab images build --only lxd``; provisioning calls it); ``vl-debian`` (debootstrap, with
-systemd) is optional. The demos of notebook 04 (``lxd.*``) are in :mod:`virtlab.lxd.demos`,
-their ``show_*`` views in :mod:`virtlab.lxd.views`.
+systemd) is optional. The demos of notebook 04 (``lxd.*``) are in :mod:`virtlab.lxd.demos`, their ``show_*`` views in
+:mod:`virtlab.lxd.views`.
 
 Where each piece lives (this package re-exports all their names, so ``virtlab.lxd.X`` works):
 
 * ``lxd/client.py`` — LXD/Incus client: the socket, connect(), error translation, operations with
   deadlines, the ``lxc``/``incus`` CLI.
-* ``lxd/instances.py`` — LXD instances: the ``Instance`` handle (state, exec, snapshots, files) and
-  creating, finding, listing and cleaning up course instances (limits, names, ownership).
+* ``lxd/handle.py`` — one LXD instance: the ``Instance`` handle (state, start/stop, exec,
+  snapshots, files, host pid).
+* ``lxd/instances.py`` — course instances: limits, creating, launching, finding, listing and
+  cleaning up (names, ownership).
 * ``lxd/storage.py`` — storage pools (copy-on-write drivers) and disk usage of instance root
   filesystems.
 * ``lxd/course_images.py`` — course images: the busybox image built from the host's busybox, the
@@ -59,6 +61,7 @@ from virtlab.lxd.client import (
     LxdUnavailable,
     _api_error,
     _cannot,
+    _exists,
     _expected,
     _http_timeout,
     _lxc,
@@ -100,15 +103,16 @@ from virtlab.lxd.demos import (
     demo_uidmap,
     tidy,
 )
-from virtlab.lxd.instances import (
-    _POOL_RE,
+from virtlab.lxd.handle import (
     Instance,
     InstanceState,
+    _snap_name,
+)
+from virtlab.lxd.instances import (
+    _POOL_RE,
     Limits,
     _cleanup_daemon,
-    _exists,
     _image_exists,
-    _snap_name,
     cleanup,
     create,
     delete,

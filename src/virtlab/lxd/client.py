@@ -240,6 +240,20 @@ def _owned(meta: dict[str, Any]) -> bool:
             and (meta.get("config") or {}).get(OWNER_KEY) == OWNER_VALUE)
 
 
+def _exists(client: Any, name: str) -> bool:
+    from pylxd import exceptions as pexc
+
+    try:
+        with contextlib.suppress(pexc.NotFound):
+            client.api.instances[name].get(timeout=(5.0, 15.0))
+            return True
+    except _requests_errors() as err:
+        d = daemon_of(client)
+        raise LxdUnavailable(f"{d.title} stopped answering ({type(err).__name__}). To fix: "
+                             f"{d.start_hint}") from None
+    return False
+
+
 # --------------------------------------------------------------------------- measurements
 def cli_command(client: Any | None = None) -> list[str]:
     """The daemon's command-line client as an argv prefix (``lxc`` for LXD, ``incus`` for

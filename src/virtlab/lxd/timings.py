@@ -5,7 +5,8 @@ import time
 
 from virtlab import OWNER_KEY, OWNER_VALUE
 from virtlab.lxd.client import DEFAULT_IMAGE, DEFAULT_MEMORY, LxdError, _lxc, connect, unique_name
-from virtlab.lxd.instances import Instance, launch, limits
+from virtlab.lxd.handle import Instance
+from virtlab.lxd.instances import launch, limits
 from virtlab.safety import (
     check_int,
 )

@@ -1,5 +1,4 @@
 """Linux capabilities: names, decoding masks, a process's sets, dropping one (the CAP_NET_RAW demo).
-
 """
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
 """libvirt/QEMU constants shared by the virt modules (URIs, guest markers, limits) and the errors.
-
 """
 from __future__ import annotations
 

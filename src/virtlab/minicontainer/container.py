@@ -1,28 +1,6 @@
-"""A container runtime in about a hundred readable lines, built from namespaces + cgroups.
-
-::
-
-    with Container("box", memory="64MiB", pids=64, cpu=0.5) as c:
-        code, out, err = c.run(["sh", "-c", "hostname; id -u; ps"], timeout=10)
-        c.pid                      # the container's init as the host sees it
-        c.inspect()                # namespaces, cgroup limits and usage, from the host
-
-What :meth:`Container.start` does, in order (each step is one system call or two):
-
-1. make a course cgroup with the limits (:class:`virtlab.cgroups.CourseCgroup`), when possible;
-2. fork; the child joins the cgroup, [drops to uid 65534 and makes a user namespace,]
-   unshares mnt, uts, ipc, net, pid and cgroup namespaces and sets the hostname;
-3. fork again: the grandchild is pid 1 of the new PID namespace. It stacks a writable tmpfs
-   over the read-only busybox tree (overlayfs), gives it a tiny /dev, ``pivot_root``\\ s into it,
-   drops the old root, mounts /proc and /sys, and execs the init (``sleep``);
-4. :meth:`run` is ``docker exec``: ``setns`` into the init's namespaces, fork, exec.
-
-Everything lives in the namespaces: when pid 1 dies the kernel kills the rest and the tmpfs
-vanishes. Leaving the ``with`` block kills the init and removes the cgroup. ``cleanup()`` finds
-containers left by a killed kernel by the ``VIRTLAB_CONTAINER=vl-...`` marker in their
-environment.
+"""The mini container: pivot_root into a prepared root, the ``Container`` handle, listing and
+cleaning up running ones, start latency.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -34,15 +12,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from virtlab import PREFIX, _sys, modes, probe, rootfs
+from virtlab import PREFIX, _sys, probe, rootfs
 from virtlab import cgroups as cg
 from virtlab import namespaces as ns
 from virtlab.safety import Deadline, VirtlabError, check_int, course_name, parse_size
 
 TYPES = ("mnt", "uts", "ipc", "net", "pid", "cgroup")
+
+
 MARKER = "VIRTLAB_CONTAINER"
+
+
 INIT = ["/bin/sleep", "2147483647"]
+
+
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217}
+
+
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
@@ -297,44 +283,6 @@ def cleanup(prefix: str = PREFIX) -> list[str]:
     if removed:
         Deadline(5, "killing course containers").wait_for(lambda: not running(prefix))
     return removed
-
-
-# --------------------------------------------------------------------------- demos, bench
-INSIDE_SCRIPT = ("echo hostname: $(hostname); echo uid: $(id -u); echo interfaces: $(ls /sys/class/net); "
-                 "echo root: $(ls /); echo processes:; ps -o pid,user,comm")
-
-
-@modes.demo("container.build", section="container", embedded=True)
-def demo_build(backend: modes.Backend) -> dict[str, Any]:
-    """Start a mini container, run a few commands inside, look at it from the host."""
-    live = backend.mode == "live"
-    limits = live and probe.cgroups().writable
-    with Container("demo-box", hostname="minibox", unprivileged=not backend.privileged,
-                   limits=limits) as c:
-        code, out, err = c.sh(INSIDE_SCRIPT)
-        info = c.inspect()
-        start = c.started_at
-    return {"live": live, "exit": code, "inside": out.splitlines(), "stderr": err, "host": info,
-            "start_s": start}
-
-
-def show_build(r: modes.Result) -> None:
-    d = r.data
-    for line in d["inside"]:
-        print("inside |", line)
-    h = d["host"]
-    print(f"host   | started in {d['start_s'] * 1000:.0f} ms")
-    print(f"host   | container init is pid {h['host_pid']} here")
-    print(f"host   | namespaces of its own: {', '.join(h['own_namespaces'])}")
-    print(f"host   | shared with the host: {', '.join(h['shared_namespaces']) or '-'}")
-    print(f"host   | uid map: {h['uid_map']!r}")
-    if "limits" in h:
-        lim = h["limits"]
-        print(f"host   | cgroup {h['cgroup']}: memory {lim['memory'] >> 20} MiB, pids {lim['pids']}, "
-              f"cpu {lim['cpu_quota']}")
-    else:
-        print("host   | no cgroup limits (they need root or a delegated cgroup subtree): the "
-              "container could use all memory")
 
 
 def bench_latency(n: int = 10) -> dict[str, Any]:

@@ -1,18 +1,6 @@
-"""A hypervisor in a page of Python: the raw KVM API through ioctl(2).
-
-This is what QEMU, Firecracker and crosvm do at their core, minus the devices:
-
-1. ``open("/dev/kvm")`` and check ``KVM_GET_API_VERSION`` (always 12);
-2. ``KVM_CREATE_VM`` gives a VM file descriptor;
-3. ``KVM_SET_USER_MEMORY_REGION`` hands the VM a piece of *our* memory as its "physical" RAM;
-4. ``KVM_CREATE_VCPU`` gives a vCPU fd; its ``struct kvm_run`` is shared with us via mmap;
-5. set the registers (real mode: CS base 0, RIP at our code) and loop on ``KVM_RUN``: the CPU
-   runs guest code natively until something needs the hypervisor — a *VM exit*. We read
-   ``kvm_run.exit_reason`` (I/O port access, HLT, ...), emulate the device, and run again.
-
-The guests are a few bytes of 16-bit real-mode machine code, assembled by hand below.
+"""A minimal virtual machine monitor on ``/dev/kvm`` (ioctls through ctypes): programs, one run
+loop, VM exits, their round-trip cost.
 """
-
 from __future__ import annotations
 
 import ctypes
@@ -23,30 +11,60 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from virtlab import modes, probe
+from virtlab import probe
 from virtlab.safety import Deadline, VirtlabError, check_int
 
 # --------------------------------------------------------------------------- linux/kvm.h
 KVM_GET_API_VERSION = 0xAE00
+
+
 KVM_CREATE_VM = 0xAE01
+
+
 KVM_GET_VCPU_MMAP_SIZE = 0xAE04
+
+
 KVM_CREATE_VCPU = 0xAE41
+
+
 KVM_SET_USER_MEMORY_REGION = 0x4020AE46
+
+
 KVM_RUN = 0xAE80
+
+
 KVM_GET_REGS = 0x8090AE81
+
+
 KVM_SET_REGS = 0x4090AE82
+
+
 KVM_GET_SREGS = 0x8138AE83
+
+
 KVM_SET_SREGS = 0x4138AE84
+
 
 EXIT_REASONS = {0: "UNKNOWN", 1: "EXCEPTION", 2: "IO", 3: "HYPERCALL", 4: "DEBUG", 5: "HLT",
                 6: "MMIO", 7: "IRQ_WINDOW_OPEN", 8: "SHUTDOWN", 9: "FAIL_ENTRY", 10: "INTR",
                 17: "INTERNAL_ERROR"}
+
+
 KVM_EXIT_IO, KVM_EXIT_HLT = 2, 5
+
+
 IO_IN, IO_OUT = 0, 1
 
+
 GUEST_MEMORY = 0x10000  # 64 KiB of guest "physical" memory
+
+
 CODE_ADDR = 0x1000
+
+
 RESULT_PORT = 0x10  # our made-up "result" device
+
+
 SERIAL_PORT = 0x3F8  # where a PC's first UART lives; here we just print the byte
 
 
@@ -101,6 +119,8 @@ class KvmRun(ctypes.Structure):
 
 
 assert ctypes.sizeof(KvmRegs) == 144 and ctypes.sizeof(KvmSregs) == 312
+
+
 assert ctypes.sizeof(KvmUserspaceMemoryRegion) == 32 and KvmRun.io.offset == 32
 
 
@@ -347,88 +367,3 @@ def rip_sentence(where: str, whose: str) -> str:
 def cleanup() -> list[str]:
     """Nothing to clean: every VM lives only as long as :func:`run` (its fds close on return)."""
     return []
-
-
-# --------------------------------------------------------------------------- demos
-@modes.demo("kvm.host", section="kvm")
-def demo_host(backend: modes.Backend) -> dict[str, Any]:
-    """What this machine's KVM can do, and which accelerator libvirt guests get."""
-    k = probe.kvm()
-    flags = probe.cpu_flags()
-    return {"present": k.present, "api_usable": k.api_usable, "api_version": k.api_version,
-            "vmx_svm": k.vmx_svm, "pvm": k.pvm, "accelerator": k.accelerator, "reason": k.reason,
-            "flags": sorted(f for f in flags if f in ("vmx", "svm", "hypervisor", "ept", "npt", "lm"))}
-
-
-def show_host(r: modes.Result) -> None:
-    d = r.data
-    print(f"/dev/kvm present: {d['present']}; KVM API answers: {d['api_usable']} "
-          f"(version {d['api_version']})")
-    print(f"CPU flags of interest: {', '.join(d['flags']) or '-'}  (vmx/svm present: {d['vmx_svm']})")
-    print(f"KVM provided by kvm-pvm (no VT-x): {d['pvm']}")
-    print(f"libvirt guests use: {d['accelerator'].upper()} — {d['reason']}")
-
-
-@modes.demo("kvm.minivmm", section="kvm")
-def demo_minivmm(backend: modes.Backend) -> dict[str, Any]:
-    """Run the two tiny guests on the raw KVM API; keep every VM exit."""
-    add = run(add_program(), regs={"rax": 2, "rbx": 2})
-    cd = run(countdown_program(), regs={"rcx": 3})
-    return {"add": {"listing": list(add_program().listing), "results": add.results,
-                    "exits": [e.as_dict() for e in add.exits], "api_version": add.api_version},
-            "countdown": {"listing": list(countdown_program().listing), "output": cd.output,
-                          "exits": [e.as_dict() for e in cd.exits]}}
-
-
-def show_program(r: modes.Result, which: str = "add") -> None:
-    d = r.data[which]
-    print("guest code at 0x1000 (16-bit real mode):")
-    for line in d["listing"]:
-        print("   " + line)
-    print("VM exits, and what the hypervisor did:")
-    for e in d["exits"]:
-        print(f"  #{e['n']:<2} {e['reason']:<4} rip=0x{e['rip']:04x}  {e['detail']:<34} -> {e['action']}")
-    if which == "add":
-        print(f"result the guest wrote: {d['results']}")
-        whose = "this machine" if r.live else "the machine this was recorded on"
-        print(rip_sentence(rip_at_out(d["listing"], d["exits"]), whose))
-    else:
-        print(f"what the guest printed: {d['output']!r}")
-
-
-@modes.demo("kvm.roundtrip", section="kvm")
-def demo_roundtrip(backend: modes.Backend) -> dict[str, Any]:
-    """The cost of one VM exit handled in user space (median of 5 runs of 20,000 exits)."""
-    runs = sorted(exit_round_trip(20000)["us_per_exit"] for _ in range(5))
-    return {"exits_per_run": 20001, "us_per_exit_median": round(runs[2], 2),
-            "us_per_exit_runs": [round(x, 2) for x in runs]}
-
-
-def show_roundtrip(r: modes.Result) -> None:
-    d = r.data
-    print(f"{d['exits_per_run']} VM exits per run; median {d['us_per_exit_median']} µs per exit "
-          "(guest -> KVM -> Python -> guest)")
-
-
-def run_and_show(program: Program, regs: dict[str, int] | None = None) -> RunResult | None:
-    """Run ``program`` when the kvm section is live here and print its exits; else say why not."""
-    b = modes.resolve("kvm", has_embedded=False)
-    if b.mode != "live":
-        print(f"[virtlab] kvm: not run ({b.reason or b.mode}) — this needs a usable /dev/kvm; "
-              "the recorded run above shows what happens")
-        return None
-    print(b.banner())
-    res = run(program, regs=regs)
-    show_exits(res)
-    print(rip_sentence(rip_at_out(program.listing, [e.as_dict() for e in res.exits]), "this machine"))
-    return res
-
-
-def show_exits(res: RunResult) -> None:
-    """Print a run's exits and what the guest sent to the two devices."""
-    for e in res.exits:
-        print(f"  #{e.n:<2} {e.reason:<4} rip=0x{e.rip:04x}  {e.detail:<34} -> {e.action}")
-    if res.results:
-        print(f"result port received: {res.results}")
-    if res.output:
-        print(f"serial port received: {res.output!r}")

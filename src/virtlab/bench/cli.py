@@ -1,0 +1,52 @@
+"""``virtlab bench``: run, save the JSON, print the table, save the figure."""
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from virtlab.bench.base import REFERENCE, TARGETS
+from virtlab.bench.runner import parse_targets, run, save
+from virtlab.bench.views import plot, table_text
+
+#: the first line of the package docstring
+DESCRIPTION = "The seed's performance table, measured: the same workload in four targets."
+
+
+# --------------------------------------------------------------------------- command line
+def main(argv: Sequence[str] | None = None) -> int:
+    """``virtlab bench [--quick|--full] [--targets host,ns,lxd,vm] [--out DIR] [--save-reference]``"""
+    ap = argparse.ArgumentParser(prog="virtlab bench", description=DESCRIPTION)
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--quick", dest="profile", action="store_const", const="quick",
+                   help="few repetitions (CI; the default)")
+    g.add_argument("--full", dest="profile", action="store_const", const="full",
+                   help="more repetitions, longer loop")
+    ap.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of host,ns,lxd,vm")
+    ap.add_argument("--out", default="bench-out", help="directory for CSV + PNG (default: bench-out)")
+    ap.add_argument("--require-all", action="store_true", help="fail when a target is unavailable")
+    ap.add_argument("--save-reference", action="store_true",
+                    help=f"also write the result as the committed reference run ({REFERENCE.name})")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(list(argv or []))
+    profile = args.profile or "quick"
+    targets = parse_targets(args.targets)
+    cmd = "virtlab bench " + " ".join(argv or [])
+    res = run(targets, profile=profile, progress=not args.no_progress, require=args.require_all,
+              command=cmd.strip())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res.frame().to_csv(out / "bench-raw.csv", index=False)
+    summ = res.summary()
+    summ.to_csv(out / "bench-summary.csv", index=False)
+    (out / "bench-provenance.json").write_text(json.dumps(res.provenance, indent=1) + "\n")
+    fig = plot(summ)
+    fig.savefig(out / "bench.png", dpi=96, bbox_inches="tight")
+    print(table_text(summ))
+    for t, why in res.skipped.items():
+        print(f"skipped {t}: {why}")
+    print(f"wrote {out}/bench-raw.csv, bench-summary.csv, bench-provenance.json, bench.png")
+    if args.save_reference:
+        print(f"wrote {save(res, REFERENCE)}")
+    return 0
