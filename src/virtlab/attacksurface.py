@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
+from virtlab import core
 from virtlab.safety import Deadline, DeadlineExceeded, VirtlabError
 
 UNISTD_HEADERS = ("/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm/unistd_64.h")
@@ -91,13 +91,8 @@ def qemu_devices(machine: str = "q35", *, timeout: float = 20.0) -> dict[str, An
             {"execute": "quit"}]
     stdin = "".join(json.dumps(c) + "\n" for c in cmds)
     d = Deadline(timeout, f"QEMU ({machine}) device tree")
-    try:
-        res = subprocess.run(
-            [qemu, "-machine", f"{machine},accel=tcg", "-display", "none", "-S", "-nic", "none",
-             "-m", "64", "-qmp", "stdio", "-no-user-config"],
-            input=stdin, capture_output=True, text=True, timeout=d.remaining(), check=False)
-    except subprocess.TimeoutExpired:
-        raise DeadlineExceeded(d.what, timeout) from None
+    res = core.run([qemu, "-machine", f"{machine},accel=tcg", "-display", "none", "-S", "-nic",
+                    "none", "-m", "64", "-qmp", "stdio", "-no-user-config"], d, input=stdin)
     tree = None
     for line in res.stdout.splitlines():
         try:

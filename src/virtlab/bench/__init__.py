@@ -82,7 +82,6 @@ from virtlab.bench.measure import (
     _net_measure,
     _run,
     _timed,
-    _walk,
     best_difference,
     cgroup_memory_bytes,
     tree_bytes,

@@ -5,44 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from virtlab import rootfs
+from virtlab import core, rootfs
 from virtlab.bench.base import NET_PORT, BenchError
-from virtlab.safety import DeadlineExceeded
+from virtlab.core import disk_usage
+from virtlab.safety import Deadline
 
 
 def tree_bytes(path: Path) -> int:
-    """Disk bytes (allocated blocks) of a file or a tree, counting hard links once."""
-    path = Path(path)
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    paths: Iterator[Path] = iter([path]) if not path.is_dir() else _walk(path)
-    for p in paths:
-        try:
-            st = p.lstat()
-        except OSError:
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key in seen:
-            continue
-        seen.add(key)
-        total += st.st_blocks * 512
-    return total
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    yield root
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            yield Path(dirpath) / n
+    """Disk bytes (allocated blocks) of a file or a tree, counting hard links once
+    (:func:`virtlab.core.disk_usage`, the walker LXD's sizes use too)."""
+    return disk_usage(path).allocated
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -107,10 +87,7 @@ def _busybox() -> str:
 
 
 def _run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise DeadlineExceeded(f"`{argv[0]} ...`", timeout) from None
+    r = core.run(argv, Deadline(timeout, f"`{argv[0]} ...`"))
     if r.returncode != 0:
         raise BenchError(f"`{' '.join(argv[:6])} ...` failed ({r.returncode}): {r.stderr.strip()[-300:]}")
     return r

@@ -275,16 +275,12 @@ def cli_env(client: Any | None = None) -> dict[str, str]:
 
 
 def _lxc(args: Sequence[str], timeout: float = 60.0, client: Any | None = None) -> str:
-    import subprocess
+    from virtlab import core
 
     client = client or connect()
     argv = [*cli_command(client), *args]
     name = daemon_of(client).cli
-    try:
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                             env=cli_env(client), check=False)
-    except subprocess.TimeoutExpired:
-        raise DeadlineExceeded(f"{name} {args[0]}", timeout) from None
+    res = core.run(argv, Deadline(timeout, f"{name} {args[0]}"), env=cli_env(client))
     if res.returncode != 0:
         raise LxdError(f"{name} {' '.join(args)}: {res.stderr.strip()}")
     return res.stdout

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from virtlab import OWNER_VALUE, rootfs
+from virtlab import OWNER_VALUE, core, rootfs
 from virtlab.lxd.client import (
     DEFAULT_IMAGE,
     IMAGE_OWNER_PROPERTY,
@@ -25,7 +25,6 @@ from virtlab.lxd.client import (
 from virtlab.lxd.instances import _image_exists
 from virtlab.safety import (
     Deadline,
-    DeadlineExceeded,
     VirtlabError,
     course_name,
     human_bytes,
@@ -212,12 +211,8 @@ def build_debian_image(force: bool = False, *, client: Any | None = None,
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vl-image-", dir=rootfs.data_dir()) as tmp:
         root = Path(tmp) / "rootfs"
-        try:
-            res = subprocess.run(["debootstrap", "--variant=minbase", "--include=systemd-sysv",
-                                  suite, str(root), mirror], capture_output=True, text=True,
-                                 timeout=d.remaining(), check=False)
-        except subprocess.TimeoutExpired:
-            raise DeadlineExceeded(d.what, d.seconds, d.hint) from None
+        res = core.run(["debootstrap", "--variant=minbase", "--include=systemd-sysv",
+                        suite, str(root), mirror], d)
         if res.returncode != 0:
             raise LxdError(f"debootstrap {suite} from {mirror} failed: "
                            f"{(res.stderr or res.stdout).strip()[-400:]}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from virtlab import OWNER_KEY, OWNER_VALUE, modes
+from virtlab.core import disk_usage
 from virtlab.lxd.client import (
     _cannot,
     _http_timeout,
@@ -101,18 +102,8 @@ def cow_pool(name: str | None = None, driver: str = "btrfs", size: int | str = "
 
 
 def _du(path: Path) -> dict[str, int]:
-    """Apparent size, allocated bytes and file count of a tree (no symlink following)."""
-    apparent = allocated = files = 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        for n in dirnames + filenames:
-            try:
-                st = os.lstat(os.path.join(dirpath, n))
-            except OSError:
-                continue
-            apparent += st.st_size
-            allocated += st.st_blocks * 512
-            files += 1
-    return {"apparent": apparent, "allocated": allocated, "files": files}
+    """Apparent size, allocated bytes and file count of a tree (:func:`virtlab.core.disk_usage`)."""
+    return disk_usage(path).as_dict()
 
 
 def _readable(path: Path) -> bool:

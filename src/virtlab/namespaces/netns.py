@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from virtlab import PREFIX, _sys
+from virtlab import PREFIX, _sys, core
 from virtlab.namespaces.launcher import Launched, Spec, collect, launch, run
 from virtlab.namespaces.procns import NamespaceError, list_namespaces
 from virtlab.safety import Deadline, check_int, course_name
@@ -25,7 +25,7 @@ NETNS_DIR = Path("/run/netns")
 
 def _ip(*args: str, netns: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     argv = ["ip", *(["-n", netns] if netns else []), *args]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    r = core.run(argv, Deadline(10, f"`{' '.join(argv)}`"))
     if check and r.returncode != 0:
         raise NamespaceError(f"`{' '.join(argv)}` failed: {r.stderr.strip()}")
     return r

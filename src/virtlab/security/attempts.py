@@ -6,14 +6,13 @@ from __future__ import annotations
 import errno as _errno
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from virtlab import PREFIX, probe, rootfs
-from virtlab.safety import Deadline, DeadlineExceeded, VirtlabError
+from virtlab import PREFIX, core, probe, rootfs
+from virtlab.safety import Deadline, VirtlabError
 from virtlab.security.caps import decode_caps
 
 # --------------------------------------------------------------------------- errno helpers
@@ -298,12 +297,8 @@ def probe_namespaces(*, live: bool | None = None, timeout: float = 30.0) -> Prob
         if probe.is_root() and owner != 0:
             os.chown(d, owner, owner)
         dl = Deadline(timeout, "security probe in namespaces")
-        try:
-            res = subprocess.run(cmd + probe_command("unprivileged", busybox=str(rootfs.busybox_path()),
-                                                     scratch=str(d)),
-                                 capture_output=True, text=True, timeout=dl.remaining(), check=False)
-        except subprocess.TimeoutExpired:
-            raise DeadlineExceeded(dl.what, timeout) from None
+        res = core.run(cmd + probe_command("unprivileged", busybox=str(rootfs.busybox_path()),
+                                           scratch=str(d)), dl)
         if "VLPROBE" not in res.stdout:
             raise VirtlabError(f"the namespace runner failed ({res.returncode}): "
                                f"{res.stderr.strip()[-300:]}")
@@ -322,13 +317,9 @@ def host_baseline(timeout: float = 20.0) -> ProbeResult:
     d = Path(tempfile.mkdtemp(prefix=f"{PREFIX}sec-"))
     try:
         dl = Deadline(timeout, "security probe on the host")
-        try:
-            res = subprocess.run(["unshare", "--mount", "--propagation", "private", "--"]
-                                 + probe_command("privileged", busybox=str(rootfs.busybox_path()),
-                                                 scratch=str(d)),
-                                 capture_output=True, text=True, timeout=dl.remaining(), check=False)
-        except subprocess.TimeoutExpired:
-            raise DeadlineExceeded(dl.what, timeout) from None
+        res = core.run(["unshare", "--mount", "--propagation", "private", "--"]
+                       + probe_command("privileged", busybox=str(rootfs.busybox_path()),
+                                       scratch=str(d)), dl)
         return parse_probe(res.stdout, "the host itself (root, private mount namespace)", "host")
     finally:
         shutil.rmtree(d, ignore_errors=True)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from virtlab import probe
-from virtlab.safety import Deadline, DeadlineExceeded, VirtlabError
+from virtlab import core, probe
+from virtlab.safety import Deadline, VirtlabError
 
 #: capability number -> name (linux/capability.h; see capabilities(7))
 CAPABILITY_NAMES = (
@@ -117,11 +116,7 @@ def drop_capability_demo(*, live: bool | None = None, timeout: float = 20.0) -> 
     else:
         how, where = "userns", "root of an unprivileged user namespace (+ new network namespace)"
     dl = Deadline(timeout, "capability demo")
-    try:
-        res = subprocess.run([sys.executable, "-c", _CAPS_CHILD, how], capture_output=True,
-                             text=True, timeout=dl.remaining(), check=False)
-    except subprocess.TimeoutExpired:
-        raise DeadlineExceeded(dl.what, timeout) from None
+    res = core.run([sys.executable, "-c", _CAPS_CHILD, how], dl)
     if res.returncode != 0:
         raise VirtlabError(f"the capability child failed: {res.stderr.strip()[-300:]}")
     out = json.loads(res.stdout)

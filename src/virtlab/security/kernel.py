@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from virtlab import PREFIX, probe, rootfs
-from virtlab.safety import Deadline, DeadlineExceeded, VirtlabError
+from virtlab import PREFIX, core, probe, rootfs
+from virtlab.safety import Deadline, VirtlabError
 from virtlab.security.attempts import _ns_command
 
 # --------------------------------------------------------------------------- seccomp
@@ -68,12 +68,8 @@ def seccomp_block(syscall: str = "uname", action: str = "errno", *, timeout: flo
     scratch = tempfile.mkdtemp(prefix=f"{PREFIX}sec-")
     try:
         dl = Deadline(timeout, "seccomp demo")
-        try:
-            res = subprocess.run([sys.executable, "-c", _SECCOMP_CHILD, syscall, action,
-                                  os.path.join(scratch, "d")], capture_output=True, text=True,
-                                 timeout=dl.remaining(), check=False)
-        except subprocess.TimeoutExpired:
-            raise DeadlineExceeded(dl.what, timeout) from None
+        res = core.run([sys.executable, "-c", _SECCOMP_CHILD, syscall, action,
+                        os.path.join(scratch, "d")], dl)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     lines = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
