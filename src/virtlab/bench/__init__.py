@@ -50,6 +50,7 @@ Where each piece lives (this package re-exports all their names, so ``virtlab.be
 # ruff: noqa: F401  (re-exports: the package's public names stay where they were)
 from __future__ import annotations
 
+from virtlab import PREFIX  # bench.PREFIX was reachable before the split (tests use it)
 from virtlab.bench.base import (
     BENCH_PREFIX,
     DATA_DIR,
