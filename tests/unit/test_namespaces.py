@@ -141,3 +141,69 @@ def test_outside_uid_check_falls_back_to_the_shown_map(monkeypatch, capsys):
     assert not ep01.check_outside_uid("1000")  # nothing to compare with: says so
     out = capsys.readouterr().out
     assert "Operation not permitted" in out and "cannot check here" in out
+
+
+# --------------------------------------------------------------------------- starting children (issue #17)
+def _start_types() -> tuple[str, ...]:
+    """The benchmark's namespace set; skip where this user cannot make it (a laptop without
+    unprivileged user namespaces; CI's provisioned stages fail on that skip)."""
+    types = ("uts", "ipc", "pid", "net", "mnt") + (() if os.geteuid() == 0 else ("user",))
+    try:
+        ns.run_command(["/bin/true"], types, timeout=10)
+    except ns.NamespaceError as err:
+        pytest.skip(f"cannot make namespaces {types} as uid {os.geteuid()} here: {err}")
+    return types
+
+
+def test_clone_path_runs_commands_like_the_fork_path(monkeypatch):
+    """The same command through clone(2) (single-threaded caller) and through fork + unshare +
+    fork (what a threaded caller such as a Jupyter kernel gets): same answers."""
+    types = _start_types()
+    argv = ["sh", "-c", "echo pid=$$; hostname; cat; echo oops >&2; exit 3"]
+    spec = ns.Spec(types=types, hostname="vl-start")
+    assert ns._direct_ok(spec), "a single-threaded pytest run should take the clone path"
+    fast = ns.run_command(argv, spec=spec, input="in\n")
+    monkeypatch.setattr(ns._sys, "single_threaded", lambda: False)
+    assert not ns._direct_ok(spec)
+    slow = ns.run_command(argv, spec=ns.Spec(types=types, hostname="vl-start"), input="in\n")
+    assert tuple(fast) == tuple(slow) == (3, "pid=1\nvl-start\nin\n", "oops\n")
+    with pytest.raises(ns.NamespaceError, match="No such file"):
+        ns.run_command(["/no/such/program"], types)
+
+
+def test_clone_path_is_not_taken_from_a_threaded_process():
+    import threading
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    try:
+        assert not ns._sys.single_threaded()
+        assert not ns._direct_ok(ns.Spec(types=("uts",)))
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_clone_path_kills_everything_on_timeout():
+    types = _start_types()
+    with pytest.raises(ns.DeadlineExceeded):
+        ns.run_command(["sh", "-c", "sleep 30 & sleep 30"], types, timeout=0.5)
+
+
+def test_namespace_start_within_goal_of_unshare1():
+    """Issue #17: starting a command in fresh namespaces costs at most 1.5x unshare(1) for the
+    same set — a ratio measured side by side (median of interleaved pairs), never a time.
+
+    The machine is shared: a round whose median misses the goal is repeated, at most twice; the
+    fork path (what this replaced) measured 2.0-2.7x here, so it fails every round."""
+    types = _start_types()
+    rounds = []
+    for _ in range(3):
+        b = ns.bench_start(types, n=31)
+        rounds.append(ns.format_bench_start(b))
+        assert b["path"] == "clone" and b["ratio_q1"] <= b["ratio"] <= b["ratio_q3"]
+        if b["ratio"] <= ns.START_RATIO_GOAL:
+            break
+    print(*rounds, sep="\n")
+    assert b["ratio"] <= ns.START_RATIO_GOAL, "\n".join(rounds)
