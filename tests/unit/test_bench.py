@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,19 @@ def test_a_learner_skips_only_the_network_metrics_that_need_root(monkeypatch):
         assert "needs root" in nm[(target, "net_rtt_us")] and (target, "net_mbit_s") in nm
     assert ("host", "net_rtt_us") not in nm  # loopback needs nothing
     assert not any(m in ("start_s", "cpu_s", "memory_mib") for _, m in nm)
+
+
+def test_ns_start_reports_a_paired_ratio_with_spread(tmp_path: Path, capsys):
+    """`virtlab bench --ns-start`: virtlab vs unshare(1) side by side, as a ratio with spread."""
+    from virtlab import namespaces as ns
+
+    try:
+        ns.run_command(["/bin/true"], ["uts"] + ([] if os.geteuid() == 0 else ["user"]))
+    except ns.NamespaceError as err:
+        pytest.skip(f"no namespaces for this user here: {err}")
+    assert bench.main(["--ns-start", "--out", str(tmp_path)]) == 0
+    d = json.loads((tmp_path / "bench-ns-start.json").read_text())
+    assert d["n"] == bench.PROFILES["quick"]["ns_start_pairs"]
+    assert d["ratio_min"] <= d["ratio_q1"] <= d["ratio"] <= d["ratio_q3"] <= d["ratio_max"]
+    assert d["unshare_argv"][0] == "unshare" and d["goal"] == 1.5
+    assert "virtlab / unshare(1) =" in capsys.readouterr().out
