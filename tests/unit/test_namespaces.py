@@ -155,28 +155,51 @@ def _start_types() -> tuple[str, ...]:
     return types
 
 
-@pytest.mark.parametrize("path", ["spawner", "clone", "fork"])
-def test_every_start_path_runs_commands_alike(monkeypatch, path):
-    """The helper's clone(2) (the usual way), a clone(2) from this single-threaded process, and
-    fork + unshare + fork (a threaded caller without the helper): the same answers, errors and
-    deadline."""
-    types = _start_types()
-    if path != "spawner":
-        monkeypatch.setattr(ns, "_spawner_client", lambda: None)
-    if path == "fork":
-        monkeypatch.setattr(ns._sys, "single_threaded", lambda: False)
+def _check_start_path(path: str, types: tuple[str, ...]) -> None:
+    """Run in this process, or as a script in a fresh one (see the clone case below)."""
+    from virtlab import namespaces as ns
+
     spec = ns.Spec(types=types, hostname="vl-start")
-    assert ns.start_path(spec) == path
+    assert ns.start_path(spec) == path, (ns.start_path(spec), path)
     r = ns.run_command(["sh", "-c", "echo pid=$$; hostname; cat; echo oops >&2; exit 3"], spec=spec,
                        input="in\n")
-    assert tuple(r) == (3, "pid=1\nvl-start\nin\n", "oops\n")
-    with pytest.raises(ns.NamespaceError, match="No such file"):
+    assert tuple(r) == (3, "pid=1\nvl-start\nin\n", "oops\n"), r
+    try:
         ns.run_command(["/no/such/program"], types)
+        raise AssertionError("a missing program must raise")
+    except ns.NamespaceError as err:
+        assert "No such file" in str(err), err
     # a background child keeps the output open: the deadline still ends everything, quickly
-    with pytest.raises(ns.DeadlineExceeded):
+    try:
         ns.run_command(["sh", "-c", "sleep 30 & sleep 30"], types, timeout=0.5)
+        raise AssertionError("the deadline must raise")
+    except ns.DeadlineExceeded:
+        pass
     no_pid = [t for t in types if t != "pid"]  # pid 1 of a PID namespace ignores its own SIGKILL
     assert ns.run_command(["sh", "-c", "kill -9 $$"], no_pid).returncode == -9
+
+
+@pytest.mark.parametrize("path", ["spawner", "clone", "fork"])
+def test_every_start_path_runs_commands_alike(monkeypatch, path):
+    """The helper's clone(2) (the usual way), a clone(2) from this process, and fork + unshare +
+    fork (a threaded caller without the helper): the same answers, errors and deadline."""
+    import inspect
+    import textwrap
+
+    types = _start_types()
+    if path == "clone":
+        # only a single-threaded process may clone this way (a pytest-xdist worker has threads):
+        # a fresh interpreter without the helper
+        src = textwrap.dedent(inspect.getsource(_check_start_path))
+        code = (f"{src}\nfrom virtlab import namespaces as ns\nns._spawner_client = lambda: None\n"
+                f"_check_start_path('clone', {types!r})\nprint('ok')")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+        return
+    if path == "fork":
+        monkeypatch.setattr(ns, "_spawner_client", lambda: None)
+        monkeypatch.setattr(ns._sys, "single_threaded", lambda: False)
+    _check_start_path(path, types)
 
 
 def test_specs_that_need_setup_first_take_the_fork_path():
