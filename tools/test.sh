@@ -32,8 +32,14 @@ if "$BIN/python" -c "import xdist" 2>/dev/null; then
   XDIST=(-n "$(nproc 2>/dev/null | awk '{print ($1 > 4) ? 4 : $1}')")
 fi
 
+SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/virtlab-test.XXXXXX")"
+trap 'rm -rf "$SCRATCH"' EXIT
+mkdir -p "$SCRATCH/bench" "$SCRATCH/tmp"
+
 say "2/4 live and browser tests (VIRTLAB_REQUIRE_LIVE=${VIRTLAB_REQUIRE_LIVE:-0})"
-run "$BIN/pytest" tests/live tests/browser -p no:cacheprovider -q
+# the live benchmark test leaves its checked quick run in $VIRTLAB_BENCH_DIR/bench-quick: step 4's
+# notebook 08 shows that run (bench.reused_run says how) instead of booting the same VMs again
+run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live tests/browser -p no:cacheprovider -q
 
 # step 3 as a function: its output is kept in a log and shown whole when it ends
 no_daemon_tests() {
@@ -69,15 +75,13 @@ if [ "${VIRTLAB_REQUIRE_LIVE:-0}" = 1 ] || "$BIN/python" -c "from virtlab import
   LIVE_NOTEBOOKS=1
 fi
 
-SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/virtlab-test.XXXXXX")"
-trap 'rm -rf "$SCRATCH"' EXIT
 if [ "$LIVE_NOTEBOOKS" = 1 ]; then
   say "3/4 no-daemon tests, beside step 4 (log: shown when they end)"
-  ( TMPDIR="$SCRATCH" no_daemon_tests ) > "$SCRATCH/step3.log" 2>&1 &
+  ( TMPDIR="$SCRATCH/tmp" no_daemon_tests ) > "$SCRATCH/step3.log" 2>&1 &
   STEP3=$!
 else
   say "3/4 no-daemon tests"
-  ( TMPDIR="$SCRATCH" no_daemon_tests ) || fail=1
+  ( TMPDIR="$SCRATCH/tmp" no_daemon_tests ) || fail=1
   STEP3=
 fi
 
@@ -85,7 +89,7 @@ say "4/4 notebooks, live against the real services (VIRTLAB_MODE=live), as $(id 
 if [ "$LIVE_NOTEBOOKS" = 1 ]; then
   # every cell must run, and every section must be served live; the tally feeds the README table
   # shellcheck disable=SC2086
-  run env VIRTLAB_MODE=live "$BIN/python" tools/run_notebooks.py --audience "${VIRTLAB_AUDIENCE:-root}" \
+  run env VIRTLAB_MODE=live VIRTLAB_BENCH_REUSE="$SCRATCH/bench/bench-quick" "$BIN/python" tools/run_notebooks.py --audience "${VIRTLAB_AUDIENCE:-root}" \
     --expect-live "$("$BIN/python" -c 'from virtlab import modes; print(",".join(modes.SECTIONS))')" \
     --out "build/audiences/${VIRTLAB_AUDIENCE:-root}.json" $NOTEBOOKS
 else

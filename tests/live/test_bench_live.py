@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,6 +69,11 @@ def test_all_four_targets_via_the_cli(need, tmp_path):
     assert "host process" in r.stdout and "libvirt VM" in r.stdout
     assert not _leftovers()
     assert bench.cleanup() == []  # every instance was removed by the run itself
+    # checked: tools/test.sh hands this run to the live notebook run (bench.reused_run) instead
+    # of booting the same VMs again
+    if os.environ.get("VIRTLAB_BENCH_DIR"):
+        shutil.copytree(out, Path(os.environ["VIRTLAB_BENCH_DIR"]) / "bench-quick", dirs_exist_ok=True)
+        assert bench.reused_run(str(Path(os.environ["VIRTLAB_BENCH_DIR"]) / "bench-quick")) is not None
 
 
 def test_bad_target_creates_nothing(need):
