@@ -99,10 +99,13 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def instances() -> dict[str, int]:
-    """Course instances the daemons run (LXC containers, QEMU guests): bytes each, right now."""
+def instances(exclude: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Course instances the daemons run (LXC containers, QEMU guests): bytes each, right now.
+    ``exclude``: instances that ran before the learner's run began (someone else's)."""
     out: dict[str, int] = {}
     for cp in orphans.course_processes():
+        if f"{cp.kind}:{cp.instance}" in exclude:
+            continue
         cg = _instance_cgroup(cp.instance)
         b = usage(cg) if cg is not None else None
         out[f"{cp.kind}:{cp.instance}"] = b if b is not None else _tree_rss(cp.pid)
@@ -116,6 +119,7 @@ class Sampler(threading.Thread):
         self.stop = threading.Event()
         self.best: dict = {"total": 0}
         self.samples = 0
+        self.before = frozenset(instances())  # not the learner's: running before the run began
 
     def current_notebook(self) -> str:
         with contextlib.suppress(OSError):
@@ -127,7 +131,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(self.interval):
             sub = usage(self.cg) or 0
-            inst = instances()
+            inst = instances(self.before)
             total = sub + sum(inst.values())
             self.samples += 1
             if total > self.best["total"]:
@@ -190,6 +194,8 @@ def main() -> int:
     cg = subtree(args.user)
     log = Path(workdir) / "build" / "learner-peak.log"
     log.parent.mkdir(exist_ok=True)
+    pw = pwd.getpwnam(args.user)
+    os.chown(log.parent, pw.pw_uid, pw.pw_gid)  # run_notebooks.py (the learner) writes there too
     result: dict = {"user": args.user, "cgroup": str(cg), "notebooks": nbs,
                     "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if args.server:
@@ -205,6 +211,8 @@ def main() -> int:
     sampler.join()
     b = sampler.best
     result.update({
+        "instances_running_before": sorted(sampler.before),
+        "run_failures": [ln for ln in log.read_text().splitlines() if ln.startswith("[run] FAILED")],
         "run_rc": rc, "run_seconds": round(time.monotonic() - t0, 1), "samples": sampler.samples,
         "subtree_peak_mib": round((peak(cg) or 0) / MIB, 1),
         "peak_total_mib": round(b["total"] / MIB, 1),
