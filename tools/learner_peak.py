@@ -119,6 +119,7 @@ class Sampler(threading.Thread):
         self.stop = threading.Event()
         self.best: dict = {"total": 0}
         self.samples = 0
+        self.per_notebook: dict[str, int] = {}  # notebook -> its peak of subtree + instances
         self.before = frozenset(instances())  # not the learner's: running before the run began
 
     def current_notebook(self) -> str:
@@ -134,9 +135,11 @@ class Sampler(threading.Thread):
             inst = instances(self.before)
             total = sub + sum(inst.values())
             self.samples += 1
+            nb = self.current_notebook()
+            self.per_notebook[nb] = max(self.per_notebook.get(nb, 0), total)
             if total > self.best["total"]:
                 self.best = {"total": total, "subtree": sub, "instances": inst,
-                             "notebook": self.current_notebook(), "t": time.time()}
+                             "notebook": nb, "t": time.time()}
 
 
 def as_user(user: str, workdir: str, argv: list[str], cg: Path, log: Path) -> subprocess.Popen:
@@ -216,6 +219,7 @@ def main() -> int:
         "run_rc": rc, "run_seconds": round(time.monotonic() - t0, 1), "samples": sampler.samples,
         "subtree_peak_mib": round((peak(cg) or 0) / MIB, 1),
         "peak_total_mib": round(b["total"] / MIB, 1),
+        "peak_per_notebook_mib": {k: round(v / MIB, 1) for k, v in sampler.per_notebook.items() if k},
         "at_peak": {"notebook": b.get("notebook", ""), "subtree_mib": round(b.get("subtree", 0) / MIB, 1),
                     "instances_mib": {k: round(v / MIB, 1) for k, v in b.get("instances", {}).items()}},
     })
