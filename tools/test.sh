@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Run every test this machine can run (called by `make test`).
 #   1. ruff, and the notebooks in sync with their sources
-#   2. pytest tests/ (unit + live; live tests skip without a capability, FAIL in CI)
-#   3. nbval strict on every notebook in the no-daemon mode (VIRTLAB_MODE=embedded); lax where
-#      this machine lacks an embedded form (tools/strict_plan.py says which and why)
+#   2. pytest tests/live tests/browser (live tests skip without a capability, FAIL in CI)
+#   3. the no-daemon tests: pytest tests/unit tests/notebooks, then nbval strict on every notebook
+#      in the no-daemon mode (VIRTLAB_MODE=embedded); lax where this machine lacks an embedded
+#      form (tools/strict_plan.py says which and why). With pytest-xdist, on every core.
 #   4. every notebook run against the real services (VIRTLAB_MODE=live), where possible, with a
 #      per-section tally of what served each cell (tools/run_notebooks.py)
+#   Then nothing of the course's may be left on the host (tests/unit/test_zz_leftovers.py).
+#
+# Step 3 runs *beside* step 4 when step 4 runs: it makes no daemon resources, its security
+# scratch folders live in a private TMPDIR, and the live notebooks only ever remove what they
+# made themselves (their cleanups are scoped). Never beside step 2: live tests run
+# `virtlab cleanup`, which removes every course resource, the embedded demos' too.
 set -uo pipefail
 VENV="${1:-.venv}"
 BIN="$VENV/bin"
@@ -19,36 +26,84 @@ say "1/4 lint and notebook sync"
 run "$BIN/ruff" check src tests tools
 run "$BIN/python" tools/build_notebooks.py --check
 
-say "2/4 unit and live tests (VIRTLAB_REQUIRE_LIVE=${VIRTLAB_REQUIRE_LIVE:-0})"
-run "$BIN/pytest" tests -p no:cacheprovider -q
+# pytest-xdist spreads the no-daemon tests over the cores (notebooks: one per worker)
+XDIST=()
+if "$BIN/python" -c "import xdist" 2>/dev/null; then
+  XDIST=(-n "$(nproc 2>/dev/null | awk '{print ($1 > 4) ? 4 : $1}')")
+fi
 
-say "3/4 notebooks, strict, no-daemon mode (VIRTLAB_MODE=embedded)"
-if [ -n "$NOTEBOOKS" ]; then
-  # committed outputs are the embedded mode's; a notebook whose embedded section cannot run here
-  # (no user namespaces, no static busybox, no libvirt-python) is run lax, with the reason
-  STRICT=(); LAX=()
-  # shellcheck disable=SC2086
-  while read -r kind nb why; do
-    if [ "$kind" = strict ]; then STRICT+=("$nb"); else LAX+=("$nb"); echo "[test] lax, not strict: $nb ($why)"; fi
-  done < <(VIRTLAB_MODE=embedded "$BIN/python" tools/strict_plan.py $NOTEBOOKS)
-  [ ${#STRICT[@]} -gt 0 ] && run env VIRTLAB_MODE=embedded "$BIN/pytest" --nbval "${STRICT[@]}" \
-    --nbval-sanitize-with tests/notebooks/sanitize.cfg -p no:cacheprovider -q
-  [ ${#LAX[@]} -gt 0 ] && run env VIRTLAB_MODE=embedded "$BIN/pytest" --nbval-lax "${LAX[@]}" -p no:cacheprovider -q
+SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/virtlab-test.XXXXXX")"
+trap 'rm -rf "$SCRATCH"' EXIT
+mkdir -p "$SCRATCH/bench" "$SCRATCH/tmp"
+
+say "2/4 live and browser tests (VIRTLAB_REQUIRE_LIVE=${VIRTLAB_REQUIRE_LIVE:-0})"
+# the live benchmark test leaves its checked quick run in $VIRTLAB_BENCH_DIR/bench-quick: step 4's
+# notebook 08 shows that run (bench.reused_run says how) instead of booting the same VMs again
+run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live tests/browser -p no:cacheprovider -q
+
+# step 3 as a function: its output is kept in a log and shown whole when it ends
+no_daemon_tests() {
+  local rc=0
+  echo "[test] 3/4 unit and notebook-structure tests${XDIST:+ (pytest-xdist ${XDIST[*]})}"
+  "$BIN/pytest" tests/unit tests/notebooks --deselect tests/unit/test_zz_leftovers.py \
+    -p no:cacheprovider -q "${XDIST[@]}" || { echo "[test] FAILED: unit tests"; rc=1; }
+  echo "[test] 3/4 notebooks, strict, no-daemon mode (VIRTLAB_MODE=embedded)"
+  if [ -n "$NOTEBOOKS" ]; then
+    # committed outputs are the embedded mode's; a notebook whose embedded section cannot run
+    # here (no user namespaces, no static busybox, no libvirt-python) is run lax, with the reason
+    local STRICT=() LAX=() kind nb why
+    # shellcheck disable=SC2086
+    while read -r kind nb why; do
+      if [ "$kind" = strict ]; then STRICT+=("$nb"); else LAX+=("$nb"); echo "[test] lax, not strict: $nb ($why)"; fi
+    done < <(VIRTLAB_MODE=embedded "$BIN/python" tools/strict_plan.py $NOTEBOOKS)
+    # --dist loadscope: every cell of one notebook in the same worker (one kernel, in order)
+    if [ ${#STRICT[@]} -gt 0 ]; then
+      env VIRTLAB_MODE=embedded "$BIN/pytest" --nbval "${STRICT[@]}" --nbval-sanitize-with \
+        tests/notebooks/sanitize.cfg -p no:cacheprovider -q ${XDIST[@]:+"${XDIST[@]}" --dist loadscope} \
+        || { echo "[test] FAILED: strict notebooks"; rc=1; }
+    fi
+    if [ ${#LAX[@]} -gt 0 ]; then
+      env VIRTLAB_MODE=embedded "$BIN/pytest" --nbval-lax "${LAX[@]}" -p no:cacheprovider -q \
+        ${XDIST[@]:+"${XDIST[@]}" --dist loadscope} || { echo "[test] FAILED: lax notebooks"; rc=1; }
+    fi
+  fi
+  return "$rc"
+}
+
+LIVE_NOTEBOOKS=0
+if [ "${VIRTLAB_REQUIRE_LIVE:-0}" = 1 ] || "$BIN/python" -c "from virtlab import modes; raise SystemExit(1 if modes.live_gaps() else 0)" 2>/dev/null; then
+  LIVE_NOTEBOOKS=1
+fi
+
+if [ "$LIVE_NOTEBOOKS" = 1 ]; then
+  say "3/4 no-daemon tests, beside step 4 (log: shown when they end)"
+  ( TMPDIR="$SCRATCH/tmp" no_daemon_tests ) > "$SCRATCH/step3.log" 2>&1 &
+  STEP3=$!
+else
+  say "3/4 no-daemon tests"
+  ( TMPDIR="$SCRATCH/tmp" no_daemon_tests ) || fail=1
+  STEP3=
 fi
 
 say "4/4 notebooks, live against the real services (VIRTLAB_MODE=live), as $(id -un)"
-if [ "${VIRTLAB_REQUIRE_LIVE:-0}" = 1 ] || "$BIN/python" -c "from virtlab import modes; raise SystemExit(1 if modes.live_gaps() else 0)" 2>/dev/null; then
+if [ "$LIVE_NOTEBOOKS" = 1 ]; then
   # every cell must run, and every section must be served live; the tally feeds the README table
   # shellcheck disable=SC2086
-  run env VIRTLAB_MODE=live "$BIN/python" tools/run_notebooks.py --audience "${VIRTLAB_AUDIENCE:-root}" \
+  run env VIRTLAB_MODE=live VIRTLAB_BENCH_REUSE="$SCRATCH/bench/bench-quick" "$BIN/python" tools/run_notebooks.py --audience "${VIRTLAB_AUDIENCE:-root}" \
     --expect-live "$("$BIN/python" -c 'from virtlab import modes; print(",".join(modes.SECTIONS))')" \
     --out "build/audiences/${VIRTLAB_AUDIENCE:-root}.json" $NOTEBOOKS
-  say "after the live notebooks: nothing of the course's may be left on the host"
-  run "$BIN/pytest" tests/unit/test_zz_leftovers.py -p no:cacheprovider -q
 else
   echo "[test] skipped: this machine cannot run every section live: $("$BIN/python" -c 'from virtlab import modes; print("; ".join(f"{k}: {v}" for k, v in modes.live_gaps().items()))' 2>/dev/null)"
   echo "[test] On a lab VM: sudo make provision, then make test."
 fi
+if [ -n "$STEP3" ]; then
+  wait "$STEP3" || fail=1
+  say "3/4 (ran beside step 4):"
+  cat "$SCRATCH/step3.log"
+fi
+
+say "after everything: nothing of the course's may be left on the host"
+run "$BIN/pytest" tests/unit/test_zz_leftovers.py -p no:cacheprovider -q
 
 [ "$fail" = 0 ] && say "all passed" || say "SOME STEPS FAILED (see above)"
 exit "$fail"

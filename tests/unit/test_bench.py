@@ -145,3 +145,56 @@ def test_a_learner_skips_only_the_network_metrics_that_need_root(monkeypatch):
         assert "needs root" in nm[(target, "net_rtt_us")] and (target, "net_mbit_s") in nm
     assert ("host", "net_rtt_us") not in nm  # loopback needs nothing
     assert not any(m in ("start_s", "cpu_s", "memory_mib") for _, m in nm)
+
+
+def test_ns_start_reports_a_paired_ratio_with_spread(tmp_path: Path, capsys):
+    """`virtlab bench --ns-start`: virtlab vs unshare(1) side by side, as a ratio with spread."""
+    from virtlab import namespaces as ns
+
+    try:
+        ns.run_command(["/bin/true"], ["uts"] + ([] if os.geteuid() == 0 else ["user"]))
+    except ns.NamespaceError as err:
+        pytest.skip(f"no namespaces for this user here: {err}")
+    assert bench.main(["--ns-start", "--out", str(tmp_path)]) == 0
+    d = json.loads((tmp_path / "bench-ns-start.json").read_text())
+    assert d["n"] == bench.PROFILES["quick"]["ns_start_pairs"]
+    assert d["ratio_min"] <= d["ratio_q1"] <= d["ratio"] <= d["ratio_q3"] <= d["ratio_max"]
+    assert d["unshare_argv"][0] == "unshare" and d["goal"] == 1.5
+    assert "virtlab / unshare(1) =" in capsys.readouterr().out
+
+
+def _quick_run_dir(tmp_path: Path, **prov) -> Path:
+    import datetime as dt
+
+    d = tmp_path / "bench-quick"
+    d.mkdir()
+    p = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "profile": "quick",
+         "targets": list(bench.TARGETS), "code": bench.code_version(), "command": "virtlab bench --quick"}
+    p.update(prov)
+    (d / "bench-provenance.json").write_text(json.dumps(p))
+    (d / "bench-raw.csv").write_text("target,metric,rep,value\nhost,start_s,0,0.001\nvm,start_s,0,2.5\n")
+    return d
+
+
+def test_a_fresh_checked_quick_run_is_reused_and_says_so(tmp_path: Path):
+    r = bench.reused_run(str(_quick_run_dir(tmp_path)))
+    assert r is not None and len(r.rows) == 2 and r.rows[1] == {"target": "vm", "metric": "start_s",
+                                                                  "rep": 0, "value": 2.5}
+    assert "VIRTLAB_BENCH_REUSE" in r.provenance["command"]
+    assert bench.reused_run(None) is None and bench.reused_run(str(tmp_path / "nothing")) is None
+
+
+@pytest.mark.parametrize("prov", [{"profile": "full"}, {"targets": ["host", "ns"]}, {"code": "other"},
+                                  {"date": "2020-01-01T00:00:00Z"}])
+def test_any_other_run_is_not_reused(tmp_path: Path, prov):
+    assert bench.reused_run(str(_quick_run_dir(tmp_path, **prov))) is None
+
+
+def test_the_live_demo_takes_the_reused_run_only_in_live_mode(tmp_path: Path, monkeypatch, patch_pkg):
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("VIRTLAB_BENCH_REUSE", str(_quick_run_dir(tmp_path)))
+    data = bench.demo_quick(SimpleNamespace(mode="live", forced=True))
+    assert "VIRTLAB_BENCH_REUSE" in data["provenance"]["command"] and len(data["rows"]) == 2
+    patch_pkg(bench, "run", lambda *a, **k: bench.BenchResult([], {"command": "ran"}, {}))
+    assert bench.demo_quick(SimpleNamespace(mode="embedded", forced=False))["provenance"]["command"] == "ran"

@@ -44,6 +44,7 @@ Where each piece lives (this package re-exports all their names, so ``virtlab.be
   reference, one metric's row.
 * ``bench/demos.py`` — the benchmark episode's demo (``bench.quick``).
 * ``bench/cli.py`` — ``virtlab bench``: run, save the JSON, print the table, save the figure.
+* ``bench/reuse.py`` — reusing the live tests' quick run in the live notebook run (``VIRTLAB_BENCH_REUSE``).
 * ``bench/runner.py`` — running the benchmark (``run``), its result and provenance, ratios and
   medians, the stored reference, cleanup.
 """
@@ -65,11 +66,13 @@ from virtlab.bench.base import (
     TARGETS,
     UNITS,
     BenchError,
+    code_version,
     loop_command,
     not_measured,
 )
 from virtlab.bench.cli import (
     main,
+    ns_start,
 )
 from virtlab.bench.demos import (
     demo_quick,
@@ -86,6 +89,10 @@ from virtlab.bench.measure import (
     best_difference,
     cgroup_memory_bytes,
     tree_bytes,
+)
+from virtlab.bench.reuse import (
+    REUSE_MAX_AGE_S,
+    reused_run,
 )
 from virtlab.bench.runner import (
     BenchResult,

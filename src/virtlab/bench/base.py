@@ -3,6 +3,7 @@ reference data file.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,10 @@ def not_measured() -> dict[tuple[str, str], str]:
 
 #: profiles: repetitions per target and the CPU loop length
 PROFILES: dict[str, dict[str, Any]] = {
-    "quick": {"reps": {"host": 5, "ns": 5, "lxd": 3, "vm": 2}, "loop": 100_000, "net_mib": 16},
-    "full": {"reps": {"host": 10, "ns": 10, "lxd": 5, "vm": 3}, "loop": 200_000, "net_mib": 64},
+    "quick": {"reps": {"host": 5, "ns": 5, "lxd": 3, "vm": 2}, "loop": 100_000, "net_mib": 16,
+              "ns_start_pairs": 31},
+    "full": {"reps": {"host": 10, "ns": 10, "lxd": 5, "vm": 3}, "loop": 200_000, "net_mib": 64,
+             "ns_start_pairs": 101},
 }
 
 
@@ -74,3 +77,12 @@ BENCH_PREFIX = PREFIX + "bench-"  # cgroups, LXD instances, libvirt domains
 
 
 NETNS_STEM = "bn"  # veth namespaces: vl-bnXXXXX-a / -b
+
+
+def code_version() -> str:
+    """A digest of the benchmark's own code (every module of this package): a reused run must come
+    from it (see :func:`virtlab.bench.reuse.reused_run`)."""
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]

@@ -2,16 +2,34 @@
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from virtlab.bench.base import REFERENCE, TARGETS
+from virtlab.bench.base import PROFILES, REFERENCE, TARGETS
 from virtlab.bench.runner import parse_targets, run, save
 from virtlab.bench.views import plot, table_text
 
 #: the first line of the package docstring
 DESCRIPTION = "The seed's performance table, measured: the same workload in four targets."
+
+
+# --------------------------------------------------------------------------- namespace start
+def ns_start(out: Path | None = None, pairs: int = 31) -> str:
+    """virtlab's command start in fresh namespaces vs ``unshare(1)``, side by side in one run
+    (:func:`virtlab.namespaces.bench_start`: median of paired ratios with quartiles and range).
+    Writes ``bench-ns-start.json`` to ``out`` when given; returns the one-line summary."""
+    from virtlab import namespaces
+
+    b = namespaces.bench_start(n=pairs)
+    b["date"] = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    b["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench-ns-start.json").write_text(json.dumps(b, indent=1) + "\n")
+    return namespaces.format_bench_start(b)
 
 
 # --------------------------------------------------------------------------- command line
@@ -29,13 +47,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--save-reference", action="store_true",
                     help=f"also write the result as the committed reference run ({REFERENCE.name})")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--ns-start", action="store_true",
+                    help="only compare starting a command in fresh namespaces: virtlab vs unshare(1)")
     args = ap.parse_args(list(argv or []))
     profile = args.profile or "quick"
     targets = parse_targets(args.targets)
+    out = Path(args.out)
+    if args.ns_start:
+        print(ns_start(out, pairs=PROFILES[profile]["ns_start_pairs"]))
+        return 0
     cmd = "virtlab bench " + " ".join(argv or [])
     res = run(targets, profile=profile, progress=not args.no_progress, require=args.require_all,
               command=cmd.strip())
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     res.frame().to_csv(out / "bench-raw.csv", index=False)
     summ = res.summary()
@@ -46,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table_text(summ))
     for t, why in res.skipped.items():
         print(f"skipped {t}: {why}")
+    if "ns" in targets and "ns" not in res.skipped:
+        print(ns_start(out, pairs=PROFILES[profile]["ns_start_pairs"]))
     print(f"wrote {out}/bench-raw.csv, bench-summary.csv, bench-provenance.json, bench.png")
     if args.save_reference:
         print(f"wrote {save(res, REFERENCE)}")

@@ -29,6 +29,7 @@ from virtlab.bench.base import (
     TARGETS,
     UNITS,
     BenchError,
+    code_version,
     not_measured,
 )
 from virtlab.bench.measure import _busybox
@@ -120,6 +121,7 @@ def provenance(profile: str, targets: Sequence[str], command: str) -> dict[str, 
         "targets": list(targets),
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         "command": command,
+        "code": code_version(),
     }
 
 

@@ -21,8 +21,12 @@ Where each piece lives (this package re-exports all their names, so ``virtlab.na
 
 * ``namespaces/procns.py`` — namespace identities: the types, their descriptions, a process's
   namespace inodes (``/proc/PID/ns``), comparing two processes.
-* ``namespaces/launcher.py`` — starting a process in new namespaces (``Spec``, ``launch``, ``run``,
-  ``run_command``): unshare, id maps, mounts, the parent/child protocol with deadlines.
+* ``namespaces/child.py`` — the child's side: ``Spec``, unshare/setns, id maps, mounts, the
+  ``Launched`` handle and the pipe protocol.
+* ``namespaces/direct.py`` — one clone(2) that creates the namespaces, in the small helper process
+  (:mod:`virtlab._spawner`) or from this process; ``start_path`` says which path a spec takes.
+* ``namespaces/launcher.py`` — starting a process in new namespaces (``launch``, ``run``,
+  ``run_command``): the parent's side, with deadlines.
 * ``namespaces/inside.py`` — what a process sees inside a set of namespaces (``view``), compared
   with the host's view; start-up cost.
 * ``namespaces/netns.py`` — network namespaces: a veth pair between two named namespaces, an echo
@@ -43,10 +47,22 @@ from virtlab.namespaces.demos import (
     demo_tour,
     demo_veth,
 )
+from virtlab.namespaces.direct import (
+    _close_spawner,
+    _direct_ok,
+    _forget_spawner,
+    _launch_direct,
+    _Spawner,
+    _spawner_client,
+    start_path,
+)
 from virtlab.namespaces.inside import (
+    START_RATIO_GOAL,
     _fmt,
+    _quantile,
     bench_start,
     compare_views,
+    format_bench_start,
     unprivileged_for_mode,
     view,
 )
@@ -107,4 +123,8 @@ from virtlab.namespaces.views import (
     show_tour,
     show_veth,
     show_view,
+)
+from virtlab.safety import (  # namespaces.DeadlineExceeded: what run() raises
+    Deadline,
+    DeadlineExceeded,
 )

@@ -1,0 +1,237 @@
+"""One learner's peak memory over a full live run (issue #17, "memory per learner"; goal <= 320 MiB).
+
+Root only, on a provisioned machine. The learner (``vllearner``, with a clone and a venv of the
+course in their home: ``--dir``) runs every notebook live, as CI's learner stage does
+(tools/run_notebooks.py), with the run placed in the learner's delegated memory cgroup
+(v1: ``memory/virtlab-learners/USER``; v2: ``virtlab-learners/USER`` under the unified mount).
+What the learner's run makes is charged there (kernels, the namespace start helper, the course's
+own cgroups below it) — except the instances the daemons run for them: LXD containers (charged
+to LXD's ``lxc.payload.vl-*`` cgroups) and libvirt's QEMU guests (``machine`` cgroups). Those are
+sampled every ``--interval`` seconds (their cgroup where readable, else the RSS of the process
+tree) and added to the subtree's usage *at the same instant*.
+
+Reported (JSON with ``--out``, and one line each):
+
+    subtree_peak_mib     the kernel's own high-water mark for the subtree (max_usage / memory.peak)
+    peak_total_mib       max over samples of subtree usage + instances elsewhere, with the
+                         breakdown at that sample (which notebook was running)
+    server_mib           an idle Jupyter server of the learner (``--server``: started, sampled,
+                         stopped) — the server share for one learner per server
+    learner_peak_mib     peak_total + server: the number the goal is about
+
+    flock /work/wt/notes/live.lock python3 tools/learner_peak.py --dir ~vllearner/vl-course-peak \
+        --out build/learner-peak.json --server
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+MIB = 1 << 20
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from virtlab import orphans  # noqa: E402 - after the path set-up
+
+V1_MEM = Path("/sys/fs/cgroup/memory")
+
+
+def subtree(user: str) -> Path:
+    """The learner's delegated memory cgroup (provisioned by labs/lab-vm/provision.d)."""
+    for base in (V1_MEM / "virtlab-learners" / user, Path("/sys/fs/cgroup/unified/virtlab-learners") / user,
+                 Path("/sys/fs/cgroup/virtlab-learners") / user):
+        if (base / "memory.usage_in_bytes").exists() or (base / "memory.current").exists():
+            return base
+    raise SystemExit(f"no delegated memory cgroup for {user}: provision with --user {user}")
+
+
+def usage(cg: Path) -> int | None:
+    for f in ("memory.usage_in_bytes", "memory.current"):
+        with contextlib.suppress(OSError, ValueError):
+            return int((cg / f).read_text())
+    return None
+
+
+def peak(cg: Path) -> int | None:
+    for f in ("memory.max_usage_in_bytes", "memory.peak"):
+        with contextlib.suppress(OSError, ValueError):
+            return int((cg / f).read_text())
+    return None
+
+
+def reset_peak(cg: Path) -> None:
+    for f in ("memory.max_usage_in_bytes", "memory.peak"):  # v1: write 0; v2 (6.12+): any write
+        with contextlib.suppress(OSError):
+            (cg / f).write_text("0")
+
+
+def _instance_cgroup(name: str) -> Path | None:
+    for p in (V1_MEM / f"lxc.payload.{name}", V1_MEM / "lxc.payload" / name):
+        if (p / "memory.usage_in_bytes").exists():
+            return p
+    machine = V1_MEM / "machine"
+    if machine.is_dir():
+        for p in machine.iterdir():
+            if name in p.name and (p / "memory.usage_in_bytes").exists():
+                return p
+    return None
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    total = 0
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(pid)
+        for p in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+    return total
+
+
+def instances(exclude: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Course instances the daemons run (LXC containers, QEMU guests): bytes each, right now.
+    ``exclude``: instances that ran before the learner's run began (someone else's)."""
+    out: dict[str, int] = {}
+    for cp in orphans.course_processes():
+        if f"{cp.kind}:{cp.instance}" in exclude:
+            continue
+        cg = _instance_cgroup(cp.instance)
+        b = usage(cg) if cg is not None else None
+        out[f"{cp.kind}:{cp.instance}"] = b if b is not None else _tree_rss(cp.pid)
+    return out
+
+
+class Sampler(threading.Thread):
+    def __init__(self, cg: Path, interval: float, log: Path) -> None:
+        super().__init__(daemon=True)
+        self.cg, self.interval, self.log = cg, interval, log
+        self.stop = threading.Event()
+        self.best: dict = {"total": 0}
+        self.samples = 0
+        self.per_notebook: dict[str, int] = {}  # notebook -> its peak of subtree + instances
+        self.before = frozenset(instances())  # not the learner's: running before the run began
+
+    def current_notebook(self) -> str:
+        with contextlib.suppress(OSError):
+            for line in reversed(self.log.read_text().splitlines()):
+                if line.startswith("[run] ") and line.endswith(" ..."):
+                    return line[6:-4]
+        return ""
+
+    def run(self) -> None:
+        while not self.stop.wait(self.interval):
+            sub = usage(self.cg) or 0
+            inst = instances(self.before)
+            total = sub + sum(inst.values())
+            self.samples += 1
+            nb = self.current_notebook()
+            self.per_notebook[nb] = max(self.per_notebook.get(nb, 0), total)
+            if total > self.best["total"]:
+                self.best = {"total": total, "subtree": sub, "instances": inst,
+                             "notebook": nb, "t": time.time()}
+
+
+def as_user(user: str, workdir: str, argv: list[str], cg: Path, log: Path) -> subprocess.Popen:
+    """``argv`` as ``user`` (a login-like environment, like tools/audience.sh) inside ``cg``."""
+    home = pwd.getpwnam(user).pw_dir
+    env = {"HOME": home, "USER": user, "LOGNAME": user, "PATH": "/usr/local/bin:/usr/bin:/bin",
+           "LANG": "C.UTF-8", "XDG_RUNTIME_DIR": f"/tmp/vl-xdg-{user}"}
+    procs = str(cg / "cgroup.procs")
+
+    def enter() -> None:  # in the child, before exec: join the subtree (root still)
+        with open(procs, "w") as f:
+            f.write(str(os.getpid()))
+
+    return subprocess.Popen(["runuser", "-u", user, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
+                             "bash", "-c", 'mkdir -p -m 0700 "$XDG_RUNTIME_DIR"; exec "$@"', "-", *argv],
+                            cwd=workdir, preexec_fn=enter, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def server_rss(user: str, workdir: str, cg: Path, log: Path, settle: float = 20.0) -> int:
+    """An idle Jupyter server of the learner: start, let it settle, sum its tree's RSS, stop."""
+    p = as_user(user, workdir, [".venv/bin/jupyter", "server", "--no-browser", "--port=0",
+                                "--ServerApp.token=vl-peak-probe", "--ServerApp.ip=127.0.0.1"], cg, log)
+    try:
+        best = 0
+        t_end = time.monotonic() + settle
+        while time.monotonic() < t_end and p.poll() is None:
+            best = max(best, _tree_rss(p.pid))
+            time.sleep(0.5)
+        return best
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=5)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--user", default="vllearner")
+    ap.add_argument("--dir", required=True, help="the learner's clone of the course, with .venv")
+    ap.add_argument("--interval", type=float, default=0.25, help="sampling period, seconds")
+    ap.add_argument("--server", action="store_true", help="also measure an idle Jupyter server")
+    ap.add_argument("--out", help="write the result here (JSON)")
+    ap.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb labs/*.ipynb")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("learner_peak.py: run as root (it reads and resets the learner's cgroup)")
+    workdir = str(Path(args.dir).resolve())
+    nbs = args.notebooks or sorted(str(p.relative_to(workdir)) for d in ("notebooks", "labs")
+                                   for p in Path(workdir, d).glob("*.ipynb"))
+    cg = subtree(args.user)
+    log = Path(workdir) / "build" / "learner-peak.log"
+    log.parent.mkdir(exist_ok=True)
+    pw = pwd.getpwnam(args.user)
+    os.chown(log.parent, pw.pw_uid, pw.pw_gid)  # run_notebooks.py (the learner) writes there too
+    result: dict = {"user": args.user, "cgroup": str(cg), "notebooks": nbs,
+                    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if args.server:
+        result["server_mib"] = round(server_rss(args.user, workdir, cg, log.with_suffix(".server.log")) / MIB, 1)
+    reset_peak(cg)
+    sampler = Sampler(cg, args.interval, log)
+    sampler.start()
+    t0 = time.monotonic()
+    p = as_user(args.user, workdir, [".venv/bin/python", "tools/run_notebooks.py", "--audience", "learner-peak",
+                                     "--out", "build/audiences/learner-peak.json", *nbs], cg, log)
+    rc = p.wait()
+    sampler.stop.set()
+    sampler.join()
+    b = sampler.best
+    result.update({
+        "instances_running_before": sorted(sampler.before),
+        "run_failures": [ln for ln in log.read_text().splitlines() if ln.startswith("[run] FAILED")],
+        "run_rc": rc, "run_seconds": round(time.monotonic() - t0, 1), "samples": sampler.samples,
+        "subtree_peak_mib": round((peak(cg) or 0) / MIB, 1),
+        "peak_total_mib": round(b["total"] / MIB, 1),
+        "peak_per_notebook_mib": {k: round(v / MIB, 1) for k, v in sampler.per_notebook.items() if k},
+        "at_peak": {"notebook": b.get("notebook", ""), "subtree_mib": round(b.get("subtree", 0) / MIB, 1),
+                    "instances_mib": {k: round(v / MIB, 1) for k, v in b.get("instances", {}).items()}},
+    })
+    # the subtree's own high-water mark may fall between samples: take the larger of the two
+    result["learner_peak_mib"] = round(max(result["peak_total_mib"], result["subtree_peak_mib"])
+                                       + result.get("server_mib", 0.0), 1)
+    print(json.dumps(result, indent=1))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    return 0 if rc == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
