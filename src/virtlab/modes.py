@@ -50,6 +50,7 @@ DEMO_MODULES = (
     "virtlab.kvm",
     "virtlab.security",
     "virtlab.bench",
+    "virtlab.bootexp",
 )
 
 
