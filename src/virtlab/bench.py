@@ -58,14 +58,20 @@ from virtlab import PREFIX, modes, probe, rootfs
 from virtlab.safety import Deadline, DeadlineExceeded, VirtlabError, check_int, cleanup_all
 
 TARGETS = ("host", "ns", "lxd", "vm")
+#: measured only when asked for (``--targets vm,vm-stock``): the course VM with the
+#: distribution's generic kernel instead of the course's minimal one, side by side
+EXTRA_TARGETS = ("vm-stock",)
+ALL_TARGETS = TARGETS + EXTRA_TARGETS
 METRICS = ("start_s", "cpu_s", "memory_mib", "storage_mib", "net_rtt_us", "net_mbit_s")
 UNITS = {"start_s": "s", "cpu_s": "s", "memory_mib": "MiB", "storage_mib": "MiB",
          "net_rtt_us": "µs", "net_mbit_s": "Mbit/s"}
 LABELS = {"host": "host process", "ns": "namespaces + cgroup", "lxd": "LXD container",
-          "vm": "libvirt VM"}
+          "vm": "libvirt VM", "vm-stock": "VM, stock kernel"}
 NOT_MEASURED = {
     ("vm", "net_rtt_us"): "the course VM has no network device (loopback-only rule)",
     ("vm", "net_mbit_s"): "the course VM has no network device (loopback-only rule)",
+    ("vm-stock", "net_rtt_us"): "the course VM has no network device (loopback-only rule)",
+    ("vm-stock", "net_mbit_s"): "the course VM has no network device (loopback-only rule)",
 }
 #: what a non-root learner cannot measure (added to NOT_MEASURED for their runs)
 NOT_MEASURED_UNPRIVILEGED = {
@@ -82,8 +88,10 @@ def not_measured() -> dict[tuple[str, str], str]:
 
 #: profiles: repetitions per target and the CPU loop length
 PROFILES: dict[str, dict[str, Any]] = {
-    "quick": {"reps": {"host": 5, "ns": 5, "lxd": 3, "vm": 2}, "loop": 100_000, "net_mib": 16},
-    "full": {"reps": {"host": 10, "ns": 10, "lxd": 5, "vm": 3}, "loop": 200_000, "net_mib": 64},
+    "quick": {"reps": {"host": 5, "ns": 5, "lxd": 3, "vm": 2, "vm-stock": 2}, "loop": 100_000,
+              "net_mib": 16},
+    "full": {"reps": {"host": 10, "ns": 10, "lxd": 5, "vm": 3, "vm-stock": 3}, "loop": 200_000,
+             "net_mib": 64},
 }
 DATA_DIR = Path(__file__).parent / "data"
 REFERENCE = DATA_DIR / "bench-reference.json"
@@ -455,6 +463,8 @@ class LxdTarget(Target):
 
 class VmTarget(Target):
     MEMORY_MIB = 128
+    #: which course VM kernel (None: the default — the minimal one where provisioning built it)
+    GUEST_KERNEL: str | None = None
 
     def available(self) -> str | None:
         a = modes.SECTIONS["libvirt"].live()
@@ -463,7 +473,7 @@ class VmTarget(Target):
         try:
             from virtlab import virt
 
-            virt.artefacts()
+            virt.artefacts(self.GUEST_KERNEL)
         except Exception as err:  # noqa: BLE001 - reported as the reason
             return str(err)
         return None
@@ -477,7 +487,8 @@ class VmTarget(Target):
     def _vm(self) -> Iterator[Any]:
         from virtlab import virt
 
-        with virt.vm(name=f"bench-{uuid.uuid4().hex[:6]}", memory=self.MEMORY_MIB, boot_timeout=120) as g:
+        with virt.vm(name=f"bench-{uuid.uuid4().hex[:6]}", memory=self.MEMORY_MIB, boot_timeout=120,
+                     guest_kernel=self.GUEST_KERNEL) as g:
             yield g
 
     def _run(self, g: Any, cmd: str) -> float:
@@ -508,12 +519,16 @@ class VmTarget(Target):
     def storage(self) -> float:
         from virtlab import virt
 
-        a = virt.artefacts()
+        a = virt.artefacts(self.GUEST_KERNEL)
         return (tree_bytes(a.kernel) + tree_bytes(a.initrd)) / 2**20
 
 
+class VmStockTarget(VmTarget):
+    GUEST_KERNEL = "stock"
+
+
 TARGET_CLASSES: dict[str, type[Target]] = {"host": HostTarget, "ns": NsTarget, "lxd": LxdTarget,
-                                           "vm": VmTarget}
+                                           "vm": VmTarget, "vm-stock": VmStockTarget}
 
 
 # --------------------------------------------------------------------------- the run
@@ -547,7 +562,7 @@ def summarize(rows: Sequence[dict[str, Any]]):  # noqa: ANN201 - pandas
     groups: dict[tuple[str, str], list[float]] = {}
     for r in rows:
         groups.setdefault((r["target"], r["metric"]), []).append(float(r["value"]))
-    for t in TARGETS:
+    for t in ALL_TARGETS:
         for m in METRICS:
             vals = groups.get((t, m))
             if not vals:
@@ -608,9 +623,9 @@ def parse_targets(value: str | Sequence[str] | None) -> list[str]:
         return list(TARGETS)
     items = value.split(",") if isinstance(value, str) else list(value)
     items = [i.strip() for i in items if i.strip()]
-    bad = [i for i in items if i not in TARGETS]
+    bad = [i for i in items if i not in ALL_TARGETS]
     if bad or not items:
-        raise ValueError(f"unknown target(s) {bad or items}; choose from: {', '.join(TARGETS)}")
+        raise ValueError(f"unknown target(s) {bad or items}; choose from: {', '.join(ALL_TARGETS)}")
     return list(dict.fromkeys(items))
 
 
@@ -715,7 +730,7 @@ def _fmt(v: float, metric: str) -> str:
 
 def table_text(summary) -> str:  # noqa: ANN001 - pandas
     """A fixed-width text table: one row per metric, one column per target (median [min-max])."""
-    targets = [t for t in TARGETS if t in set(summary["target"])]
+    targets = [t for t in ALL_TARGETS if t in set(summary["target"])]
     cells = {(r.target, r.metric): f"{_fmt(r.median, r.metric)} [{_fmt(r.min, r.metric)}–{_fmt(r.max, r.metric)}]"
              for r in summary.itertuples()}
     w = 26
@@ -737,7 +752,7 @@ def plot(summary, title: str = "this machine"):  # noqa: ANN001, ANN201 - pandas
     fig = plots.figure(figsize=(3.0 * len(metrics), 3.2))
     axes = fig.subplots(1, len(metrics))
     axes = [axes] if len(metrics) == 1 else list(axes)
-    colors = {"host": "#4c72b0", "ns": "#55a868", "lxd": "#dd8452", "vm": "#c44e52"}
+    colors = {"host": "#4c72b0", "ns": "#55a868", "lxd": "#dd8452", "vm": "#c44e52", "vm-stock": "#8172b3"}
     for ax, m in zip(axes, metrics, strict=True):
         sub = summary[summary["metric"] == m]
         xs = list(range(len(sub)))
@@ -797,7 +812,7 @@ def compare(data: Any, ref: Any = None) -> None:
           f"{str(other.provenance.get('accelerator', '?')).upper()} VM")
     print(f"{'metric':<18}{'target':<22}{'yours':>14}{'reference':>14}{'yours/ref':>11}")
     for m in METRICS:
-        for t in TARGETS:
+        for t in ALL_TARGETS:
             a, b = med_m.get((t, m)), med_r.get((t, m))
             if a is None and b is None:
                 continue
@@ -822,7 +837,7 @@ def row(data: Any, metric: str) -> None:
         print(f"  {LABELS[r.target]:<22}{_fmt(r.median, metric):>10} [{_fmt(r.min, metric)}–"
               f"{_fmt(r.max, metric)}], n={r.n}{vs}")
     why_not = {**NOT_MEASURED, **{(t, m): w for t, m, w in res.provenance.get("not_measured", [])}}
-    for t in TARGETS:
+    for t in ALL_TARGETS:
         if (t, metric) in why_not and t in res.provenance.get("targets", []):
             print(f"  {LABELS[t]:<22}{'n/a':>10}  ({why_not[(t, metric)]})")
 
@@ -908,7 +923,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="few repetitions (CI; the default)")
     g.add_argument("--full", dest="profile", action="store_const", const="full",
                    help="more repetitions, longer loop")
-    ap.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of host,ns,lxd,vm")
+    ap.add_argument("--targets", default=",".join(TARGETS),
+                    help="comma-separated subset of host,ns,lxd,vm,vm-stock (vm-stock: the course VM "
+                         "with the distribution's kernel, only when named)")
+    ap.add_argument("--boot", action="store_true",
+                    help="run episode 08's start-up experiment instead (virtlab.bootexp: three "
+                         "guests, boot phases, memory, beside the published anchors)")
     ap.add_argument("--out", default="bench-out", help="directory for CSV + PNG (default: bench-out)")
     ap.add_argument("--require-all", action="store_true", help="fail when a target is unavailable")
     ap.add_argument("--save-reference", action="store_true",
@@ -916,6 +936,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(list(argv or []))
     profile = args.profile or "quick"
+    if args.boot:
+        from virtlab import bootexp
+
+        data = bootexp.run(3 if profile == "quick" else 5, require=args.require_all)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bootexp.json").write_text(json.dumps(data, indent=1) + "\n")
+        bootexp.show(data)
+        print(f"wrote {out}/bootexp.json")
+        return 0
     targets = parse_targets(args.targets)
     cmd = "virtlab bench " + " ".join(argv or [])
     res = run(targets, profile=profile, progress=not args.no_progress, require=args.require_all,
