@@ -39,10 +39,13 @@ from virtlab.safety import Deadline, VirtlabError
 
 GUESTS = ("minimal+busybox", "stock+busybox", "minimal+systemd")
 GUEST_LABELS = {
-    "minimal+busybox": "minimal kernel + busybox",
-    "stock+busybox": "Debian kernel + busybox",
-    "minimal+systemd": "minimal kernel + Debian/systemd disk",
+    "minimal+busybox": "minimal kernel + busybox initramfs",
+    "stock+busybox": "Debian kernel + busybox initramfs",
+    "minimal+systemd": "minimal kernel + Debian/systemd ext4 disk",
 }
+#: column heads of the table
+GUEST_SHORT = {"minimal+busybox": "minimal+busybox", "stock+busybox": "Debian-kernel+busybox",
+               "minimal+systemd": "minimal+systemd-disk"}
 PHASES = ("host_s", "kernel_s", "init_s", "services_s")
 PHASE_LABELS = {"host_s": "host+firmware", "kernel_s": "kernel", "init_s": "init",
                 "services_s": "services"}
@@ -258,7 +261,7 @@ def boot_systemd(*, memory: int = MEMORY_MIB, tb_cache: int | None = TB_CACHE_MI
 
 # --------------------------------------------------------------------------- containers
 CONTAINERS = ("busybox", "debian+systemd")
-CONTAINER_LABELS = {"busybox": "busybox container", "debian+systemd": "Debian/systemd container"}
+CONTAINER_LABELS = {"busybox": "busybox", "debian+systemd": "Debian+systemd"}
 
 
 def boot_container(kind: str, *, settle_s: float = 1.0) -> dict[str, Any]:
@@ -415,7 +418,7 @@ def ratios(data: dict[str, Any], base: str = "minimal+busybox") -> dict[str, dic
 def _cell(v: dict[str, float] | None, unit: str) -> str:
     if v is None:
         return "—"
-    f = "{:.2f}" if unit == "s" else "{:.0f}"
+    f = "{:.2f}" if unit == "s" else ("{:.1f}" if v["max"] < 10 else "{:.0f}")
     return f"{f.format(v['median'])} [{f.format(v['min'])}–{f.format(v['max'])}]"
 
 
@@ -428,10 +431,12 @@ def show(r: Any) -> None:
     print(f"{len(guests)} guests on the same QEMU ({str(data['accelerator']).upper()}), "
           f"{data['memory_mib']} MiB RAM each, TCG translation cache {data.get('tb_cache_mib')} MiB; "
           f"{data['repeat']} boots each, interleaved; median [min–max]")
+    for g in guests:
+        print(f"  {GUEST_SHORT[g]:<22} {GUEST_LABELS[g]}")
     for k, v in data.get("kernels", {}).items():
         print(f"  {k} kernel: {v['release']} ({v['bytes'] / 2**20:.1f} MiB vmlinux)")
     w = 24
-    print(f"{'':<22}" + "".join(f"{GUEST_LABELS[g][:w - 1]:>{w}}" for g in guests))
+    print(f"{'':<22}" + "".join(f"{GUEST_SHORT[g]:>{w}}" for g in guests))
     rows = [("create -> ready (s)", "wall_s", "s")] + \
         [(f"  {PHASE_LABELS[p]} (s)", p, "s") for p in PHASES] + \
         [("QEMU charged (MiB)", "charged_mib", "MiB"), ("QEMU RSS (MiB)", "rss_mib", "MiB")]
@@ -455,7 +460,7 @@ def show(r: Any) -> None:
               "once at provisioning, cached after")
     cs = container_summary(data)
     if cs:
-        print("\ncontainers (LXD, same host): median [min–max]")
+        print("\ncontainers (LXD on the same host: busybox image vs Debian with systemd as PID 1)")
         print(f"{'':<22}" + "".join(f"{CONTAINER_LABELS[k]:>{w}}" for k in CONTAINERS if k in cs))
         for label, m, unit in (("launch (s)", "launch_s", "s"), ("create -> ready (s)", "wall_s", "s"),
                                ("  systemd's count (s)", "systemd_s", "s"),

@@ -77,10 +77,12 @@ def config_options(config_text: str) -> dict[str, str]:
 
 
 def missing_options(config_text: str, required: dict[str, str] | None = None) -> list[str]:
-    """Required options a ``.config`` lacks or sets differently (``CONFIG_X=want (got ...)``)."""
+    """Required options a ``.config`` lacks or sets differently (``CONFIG_X=want (got ...)``);
+    an ``=n`` requirement is met by an absent option too."""
     have = config_options(config_text)
     req = required_options() if required is None else required
-    return [f"{k}={v} (got {have.get(k, 'absent')})" for k, v in req.items() if have.get(k) != v]
+    return [f"{k}={v} (got {have.get(k, 'absent')})" for k, v in req.items()
+            if have.get(k, "n" if v == "n" else None) != v]
 
 
 def source_tarball() -> Path | None:
