@@ -214,7 +214,7 @@ def boot_busybox(kernel: str, *, memory: int = MEMORY_MIB, tb_cache: int | None 
 
 
 def boot_systemd(*, memory: int = MEMORY_MIB, tb_cache: int | None = TB_CACHE_MIB,
-                 settle_s: float = 1.0) -> dict[str, Any]:
+                 settle_s: float = 1.0, serial_log: str | None = None) -> dict[str, Any]:
     """Boot the minimal kernel on the Debian/systemd disk (a throw-away qcow2 overlay)."""
     from virtlab import virt
 
@@ -232,7 +232,8 @@ def boot_systemd(*, memory: int = MEMORY_MIB, tb_cache: int | None = TB_CACHE_MI
     os.chmod(overlay, 0o644)
     try:
         spec = virt.DomainSpec(name=name, memory=memory, kernel=str(kern.kernel),
-                               cmdline=SYSTEMD_CMDLINE, disk=str(overlay), tb_cache_mib=tb_cache)
+                               cmdline=SYSTEMD_CMDLINE, disk=str(overlay), tb_cache_mib=tb_cache,
+                               serial_log=serial_log)
         with virt.vm(spec, boot_timeout=240) as g:
             wall = float(g.boot_seconds or 0)
             up = float(g.marker["uptime_s"])

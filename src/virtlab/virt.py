@@ -373,7 +373,8 @@ def _add_minimal_kernel(dest: Path) -> str:
                                     f"(key {b.info.get('key')})",
                           "min_memory_mib": guestkernel.MIN_MEMORY_MIB, "build": b.info}
     m.update(kernels={"minimal": kernels["minimal"], "stock": kernels["stock"]},
-             default_kernel="minimal", kernel="vmlinux-min", release=b.release)
+             default_kernel="minimal", kernel="vmlinux-min", release=b.release,
+             source=kernels["minimal"]["source"])
     manifest.write_text(json.dumps(m, indent=1) + "\n")
     return f"minimal kernel {b.release} (built in {b.info.get('total_s')} s, cached in {b.vmlinux.parent})"
 
