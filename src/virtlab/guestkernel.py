@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from virtlab.safety import VirtlabError
+
 FRAGMENT = Path(__file__).parent / "data" / "guestkernel.config"
 SYSTEM_CACHE_DIR = Path("/var/cache/virtlab/kernel")
 SOURCE_GLOB = "linux-source-*.tar.*"  # Debian: .tar.xz, Ubuntu: .tar.bz2
@@ -47,7 +49,7 @@ MIN_MEMORY_MIB = 48
 _OPT_RE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 
 
-class KernelBuildError(RuntimeError):
+class KernelBuildError(VirtlabError, RuntimeError):
     """The minimal kernel could not be built; the message says why and what to do."""
 
 
