@@ -7,7 +7,9 @@ ns       namespaces + a cgroup only: ``unshare`` into new pid/mnt/uts/ipc/net na
          ``--root`` into the course busybox tree, inside a course cgroup (virtlab.cgroups)
 lxd      an LXD system container from the course busybox image (virtlab.lxd)
 vm       a libvirt/QEMU VM with direct kernel boot of the course VM (virtlab.virt); KVM where
-         the CPU allows it, TCG (software emulation) otherwise — the table says which
+         the CPU allows it, TCG (software emulation) otherwise — the table says which. The
+         course's minimal kernel (64 MiB guest, 32 MiB TCG translation cache) where built
+vm-stock the same VM on the distribution's generic kernel (128 MiB) — only when named
 =======  ===================================================================================
 
 Metrics (each target, ``reps`` repetitions after one warm-up):
