@@ -18,12 +18,13 @@ from virtlab.safety import VirtlabError
 
 #: modules that own resources: each has ``cleanup() -> list[str]``
 CLEANUP_MODULES = ("virtlab.virt", "virtlab.lxd", "virtlab.minicontainer", "virtlab.namespaces",
-                   "virtlab.cgroups", "virtlab.security", "virtlab.orphans")
+                   "virtlab.cgroups", "virtlab.security", "virtlab.orphans", "virtlab.bootexp")
 #: image builders: name -> (module, function)
 IMAGE_BUILDERS = {
     "rootfs": ("virtlab.rootfs", "default_rootfs"),
     "lxd": ("virtlab.lxd", "build_images"),
     "vm": ("virtlab.virt", "build_images"),
+    "bootdisk": ("virtlab.bootexp", "build_images"),
 }
 
 

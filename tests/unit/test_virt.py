@@ -268,9 +268,11 @@ def test_build_images_is_offline_idempotent_and_readable(tmp_path, monkeypatch, 
         return target
 
     patch_pkg(virt, "_download_kernel", fake_download)
+    monkeypatch.setenv("VIRTLAB_MINIMAL_KERNEL", "0")  # test_guestkernel covers the minimal one
+    monkeypatch.delenv("VIRTLAB_GUEST_KERNEL", raising=False)
     first = virt.build_images()
     a = virt.artefacts()
-    assert [str(a.kernel), str(a.initrd)] == first
+    assert [str(a.kernel), str(a.initrd)] == first[:2] and "stock kernel" in first[2]
     assert a.kernel.read_bytes() == elf and a.release == "9.9.9-test" and a.pvpanic
     assert all(p.stat().st_mode & 0o004 for p in a.directory.iterdir())  # QEMU's user may read
     assert virt.build_images() == first and len(calls) == 1  # second run: nothing rebuilt

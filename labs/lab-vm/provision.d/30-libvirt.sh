@@ -6,11 +6,19 @@
 #    pkg-config); 2. keep libvirt's default NAT network off (the course needs no bridge, no NAT);
 # 3. start virtlogd + libvirtd (systemd, or by hand via labs/lab-vm/libvirt-daemon.sh);
 # 4. build the tiny course VM offline (kernel + busybox initramfs, readable by libvirt-qemu) with
-#    the system python3 and the stdlib only (the course venv may not exist yet);
+#    the system python3 and the stdlib only (the course venv may not exist yet): the
+#    distribution's kernel ("stock") and the course's minimal kernel, compiled from the
+#    distribution's kernel source (linux-source) with virtlab/data/guestkernel.config and cached
+#    in /var/cache/virtlab/kernel/<key> (first build ~N min on 2 cores; later runs: instant).
+#    VIRTLAB_MINIMAL_KERNEL=0 skips it (the course VM then boots the stock kernel);
 # 5. add the learner to the libvirt group. Idempotent: a second run changes nothing.
 
 apt_install libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils \
   libvirt-dev pkg-config gcc python3 python3-dev busybox-static cpio
+# the minimal course kernel: the distribution's kernel source and what building it needs
+if [ "${VIRTLAB_MINIMAL_KERNEL:-1}" != 0 ]; then
+  apt_install linux-source make bc bison flex libelf-dev xz-utils bzip2
+fi
 
 # Without udev (containers, CI) /dev/kvm stays root:root 0600. libvirt then probes QEMU with KVM,
 # later finds KVM "not available now" for its qemu user, throws its capability cache away and

@@ -7,7 +7,9 @@ ns       namespaces + a cgroup only: ``unshare`` into new pid/mnt/uts/ipc/net na
          ``--root`` into the course busybox tree, inside a course cgroup (virtlab.cgroups)
 lxd      an LXD system container from the course busybox image (virtlab.lxd)
 vm       a libvirt/QEMU VM with direct kernel boot of the course VM (virtlab.virt); KVM where
-         the CPU allows it, TCG (software emulation) otherwise — the table says which
+         the CPU allows it, TCG (software emulation) otherwise — the table says which. The
+         course's minimal kernel (64 MiB guest, 32 MiB TCG translation cache) where built
+vm-stock the same VM on the distribution's generic kernel (128 MiB) — only when named
 =======  ===================================================================================
 
 Metrics (each target, ``reps`` repetitions after one warm-up):
@@ -53,8 +55,10 @@ from __future__ import annotations
 
 from virtlab import PREFIX  # bench.PREFIX was reachable before the split (tests use it)
 from virtlab.bench.base import (
+    ALL_TARGETS,
     BENCH_PREFIX,
     DATA_DIR,
+    EXTRA_TARGETS,
     LABELS,
     METRICS,
     NET_PORT,
@@ -115,6 +119,7 @@ from virtlab.bench.targets import (
     LxdTarget,
     NsTarget,
     Target,
+    VmStockTarget,
     VmTarget,
 )
 from virtlab.bench.views import (

@@ -12,6 +12,10 @@ from virtlab import PREFIX
 from virtlab.safety import VirtlabError
 
 TARGETS = ("host", "ns", "lxd", "vm")
+#: measured only when asked for (``--targets vm,vm-stock``): the course VM with the
+#: distribution's generic kernel instead of the course's minimal one, side by side
+EXTRA_TARGETS = ("vm-stock",)
+ALL_TARGETS = TARGETS + EXTRA_TARGETS
 
 
 METRICS = ("start_s", "cpu_s", "memory_mib", "storage_mib", "net_rtt_us", "net_mbit_s")
@@ -22,12 +26,14 @@ UNITS = {"start_s": "s", "cpu_s": "s", "memory_mib": "MiB", "storage_mib": "MiB"
 
 
 LABELS = {"host": "host process", "ns": "namespaces + cgroup", "lxd": "LXD container",
-          "vm": "libvirt VM"}
+          "vm": "libvirt VM", "vm-stock": "VM, stock kernel"}
 
 
 NOT_MEASURED = {
     ("vm", "net_rtt_us"): "the course VM has no network device (loopback-only rule)",
     ("vm", "net_mbit_s"): "the course VM has no network device (loopback-only rule)",
+    ("vm-stock", "net_rtt_us"): "the course VM has no network device (loopback-only rule)",
+    ("vm-stock", "net_mbit_s"): "the course VM has no network device (loopback-only rule)",
 }
 
 
@@ -47,10 +53,10 @@ def not_measured() -> dict[tuple[str, str], str]:
 
 #: profiles: repetitions per target and the CPU loop length
 PROFILES: dict[str, dict[str, Any]] = {
-    "quick": {"reps": {"host": 5, "ns": 5, "lxd": 3, "vm": 2}, "loop": 100_000, "net_mib": 16,
-              "ns_start_pairs": 31},
-    "full": {"reps": {"host": 10, "ns": 10, "lxd": 5, "vm": 3}, "loop": 200_000, "net_mib": 64,
-             "ns_start_pairs": 101},
+    "quick": {"reps": {"host": 5, "ns": 5, "lxd": 3, "vm": 2, "vm-stock": 2}, "loop": 100_000,
+              "net_mib": 16, "ns_start_pairs": 31},
+    "full": {"reps": {"host": 10, "ns": 10, "lxd": 5, "vm": 3, "vm-stock": 3}, "loop": 200_000,
+             "net_mib": 64, "ns_start_pairs": 101},
 }
 
 

@@ -41,7 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="few repetitions (CI; the default)")
     g.add_argument("--full", dest="profile", action="store_const", const="full",
                    help="more repetitions, longer loop")
-    ap.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of host,ns,lxd,vm")
+    ap.add_argument("--targets", default=",".join(TARGETS),
+                    help="comma-separated subset of host,ns,lxd,vm,vm-stock (vm-stock: the course VM "
+                         "with the distribution's kernel, only when named)")
+    ap.add_argument("--boot", action="store_true",
+                    help="run episode 08's start-up experiment instead (virtlab.bootexp: three "
+                         "guests, boot phases, memory, beside the published anchors)")
     ap.add_argument("--out", default="bench-out", help="directory for CSV + PNG (default: bench-out)")
     ap.add_argument("--require-all", action="store_true", help="fail when a target is unavailable")
     ap.add_argument("--save-reference", action="store_true",
@@ -51,8 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="only compare starting a command in fresh namespaces: virtlab vs unshare(1)")
     args = ap.parse_args(list(argv or []))
     profile = args.profile or "quick"
-    targets = parse_targets(args.targets)
     out = Path(args.out)
+    if args.boot:
+        from virtlab import bootexp
+
+        data = bootexp.run(3 if profile == "quick" else 5, require=args.require_all)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bootexp.json").write_text(json.dumps(data, indent=1) + "\n")
+        bootexp.show(data)
+        print(f"wrote {out}/bootexp.json")
+        return 0
+    targets = parse_targets(args.targets)
     if args.ns_start:
         print(ns_start(out, pairs=PROFILES[profile]["ns_start_pairs"]))
         return 0

@@ -20,6 +20,7 @@ from typing import Any
 
 from virtlab import PREFIX, probe
 from virtlab.bench.base import (
+    ALL_TARGETS,
     BENCH_PREFIX,
     METRICS,
     NETNS_STEM,
@@ -68,7 +69,7 @@ def summarize(rows: Sequence[dict[str, Any]]):  # noqa: ANN201 - pandas
     groups: dict[tuple[str, str], list[float]] = {}
     for r in rows:
         groups.setdefault((r["target"], r["metric"]), []).append(float(r["value"]))
-    for t in TARGETS:
+    for t in ALL_TARGETS:
         for m in METRICS:
             vals = groups.get((t, m))
             if not vals:
@@ -130,9 +131,9 @@ def parse_targets(value: str | Sequence[str] | None) -> list[str]:
         return list(TARGETS)
     items = value.split(",") if isinstance(value, str) else list(value)
     items = [i.strip() for i in items if i.strip()]
-    bad = [i for i in items if i not in TARGETS]
+    bad = [i for i in items if i not in ALL_TARGETS]
     if bad or not items:
-        raise ValueError(f"unknown target(s) {bad or items}; choose from: {', '.join(TARGETS)}")
+        raise ValueError(f"unknown target(s) {bad or items}; choose from: {', '.join(ALL_TARGETS)}")
     return list(dict.fromkeys(items))
 
 

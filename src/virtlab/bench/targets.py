@@ -226,7 +226,20 @@ class LxdTarget(Target):
 
 
 class VmTarget(Target):
-    MEMORY_MIB = 128
+    #: guest RAM: the minimal kernel boots in 48 MiB, 64 MiB leaves a command room; Debian's
+    #: generic kernel needs 96 (virt.COURSE_VM_MIN_MIB), the stock target gets 128
+    MEMORY_MIB = 64
+    STOCK_MEMORY_MIB = 128
+    #: TCG translation cache (MiB): QEMU's default grows towards 1 GiB as the guest runs code
+    TB_CACHE_MIB = 32
+    #: which course VM kernel (None: the default — the minimal one where provisioning built it)
+    GUEST_KERNEL: str | None = None
+
+    def _memory_mib(self) -> int:
+        from virtlab import virt
+
+        a = virt.artefacts(self.GUEST_KERNEL)
+        return self.MEMORY_MIB if a.min_memory_mib <= self.MEMORY_MIB else self.STOCK_MEMORY_MIB
 
     def available(self) -> str | None:
         a = modes.SECTIONS["libvirt"].live()
@@ -235,7 +248,7 @@ class VmTarget(Target):
         try:
             from virtlab import virt
 
-            virt.artefacts()
+            virt.artefacts(self.GUEST_KERNEL)
         except Exception as err:  # noqa: BLE001 - reported as the reason
             return str(err)
         return None
@@ -249,7 +262,8 @@ class VmTarget(Target):
     def _vm(self) -> Iterator[Any]:
         from virtlab import virt
 
-        with virt.vm(name=f"bench-{uuid.uuid4().hex[:6]}", memory=self.MEMORY_MIB, boot_timeout=120) as g:
+        with virt.vm(name=f"bench-{uuid.uuid4().hex[:6]}", memory=self._memory_mib(), boot_timeout=120,
+                     guest_kernel=self.GUEST_KERNEL, tb_cache_mib=self.TB_CACHE_MIB) as g:
             yield g
 
     def _run(self, g: Any, cmd: str) -> float:
@@ -280,9 +294,13 @@ class VmTarget(Target):
     def storage(self) -> float:
         from virtlab import virt
 
-        a = virt.artefacts()
+        a = virt.artefacts(self.GUEST_KERNEL)
         return (tree_bytes(a.kernel) + tree_bytes(a.initrd)) / 2**20
 
 
+class VmStockTarget(VmTarget):
+    GUEST_KERNEL = "stock"
+
+
 TARGET_CLASSES: dict[str, type[Target]] = {"host": HostTarget, "ns": NsTarget, "lxd": LxdTarget,
-                                           "vm": VmTarget}
+                                           "vm": VmTarget, "vm-stock": VmStockTarget}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from virtlab.bench.base import LABELS, METRICS, NOT_MEASURED, TARGETS, UNITS
+from virtlab.bench.base import ALL_TARGETS, LABELS, METRICS, NOT_MEASURED, UNITS
 from virtlab.bench.runner import _result, reference
 
 
@@ -17,7 +17,7 @@ def _fmt(v: float, metric: str) -> str:
 
 def table_text(summary) -> str:  # noqa: ANN001 - pandas
     """A fixed-width text table: one row per metric, one column per target (median [min-max])."""
-    targets = [t for t in TARGETS if t in set(summary["target"])]
+    targets = [t for t in ALL_TARGETS if t in set(summary["target"])]
     cells = {(r.target, r.metric): f"{_fmt(r.median, r.metric)} [{_fmt(r.min, r.metric)}–{_fmt(r.max, r.metric)}]"
              for r in summary.itertuples()}
     w = 26
@@ -39,7 +39,7 @@ def plot(summary, title: str = "this machine"):  # noqa: ANN001, ANN201 - pandas
     fig = plots.figure(figsize=(3.0 * len(metrics), 3.2))
     axes = fig.subplots(1, len(metrics))
     axes = [axes] if len(metrics) == 1 else list(axes)
-    colors = {"host": "#4c72b0", "ns": "#55a868", "lxd": "#dd8452", "vm": "#c44e52"}
+    colors = {"host": "#4c72b0", "ns": "#55a868", "lxd": "#dd8452", "vm": "#c44e52", "vm-stock": "#8172b3"}
     for ax, m in zip(axes, metrics, strict=True):
         sub = summary[summary["metric"] == m]
         xs = list(range(len(sub)))
@@ -75,7 +75,7 @@ def compare(data: Any, ref: Any = None) -> None:
           f"{str(other.provenance.get('accelerator', '?')).upper()} VM")
     print(f"{'metric':<18}{'target':<22}{'yours':>14}{'reference':>14}{'yours/ref':>11}")
     for m in METRICS:
-        for t in TARGETS:
+        for t in ALL_TARGETS:
             a, b = med_m.get((t, m)), med_r.get((t, m))
             if a is None and b is None:
                 continue
@@ -100,7 +100,7 @@ def row(data: Any, metric: str) -> None:
         print(f"  {LABELS[r.target]:<22}{_fmt(r.median, metric):>10} [{_fmt(r.min, metric)}–"
               f"{_fmt(r.max, metric)}], n={r.n}{vs}")
     why_not = {**NOT_MEASURED, **{(t, m): w for t, m, w in res.provenance.get("not_measured", [])}}
-    for t in TARGETS:
+    for t in ALL_TARGETS:
         if (t, metric) in why_not and t in res.provenance.get("targets", []):
             print(f"  {LABELS[t]:<22}{'n/a':>10}  ({why_not[(t, metric)]})")
 

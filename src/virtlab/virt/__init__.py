@@ -59,8 +59,10 @@ from virtlab.virt.base import (
     VirtError,
 )
 from virtlab.virt.bootfiles import (
+    GUEST_KERNELS,
     INIT_SCRIPT,
     Artefacts,
+    _add_minimal_kernel,
     _ar_members,
     _download_kernel,
     _host_kernel,
@@ -71,6 +73,7 @@ from virtlab.virt.bootfiles import (
     build_images,
     build_initramfs,
     extract_vmlinux,
+    kernel_choice,
     vm_dirs,
 )
 from virtlab.virt.conn import (

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # =========================================================================== demos (notebook 06)
-from virtlab.virt.base import PVPANIC_MODULES, SYSTEM_VM_DIR, VM_SUBDIR, MissingImage, VirtError
+from virtlab.virt.base import (
+    COURSE_VM_MIN_MIB,
+    PVPANIC_MODULES,
+    SYSTEM_VM_DIR,
+    VM_SUBDIR,
+    MissingImage,
+    VirtError,
+)
 
 # =========================================================================== building the VM
 INIT_SCRIPT = r"""#!/bin/sh
@@ -53,6 +60,51 @@ while IFS= read -r line; do
 done
 poweroff -f
 """
+
+
+
+#: the guest kernels the course VM can boot; the first one built is the default
+GUEST_KERNELS = ("minimal", "stock")
+
+
+def kernel_choice(kernel: str | None = None) -> str | None:
+    """Which guest kernel: the argument, else ``VIRTLAB_GUEST_KERNEL``, else None (the default)."""
+    kernel = kernel or os.environ.get("VIRTLAB_GUEST_KERNEL") or None
+    if kernel is not None and kernel not in GUEST_KERNELS:
+        raise ValueError(f"unknown guest kernel {kernel!r}; choose one of: {', '.join(GUEST_KERNELS)}")
+    return kernel
+
+
+def _add_minimal_kernel(dest: Path) -> str:
+    """Build (or take from the cache) the minimal course kernel into ``dest`` and make it the
+    default in the manifest; the stock kernel stays as ``stock``. Returns a line saying what
+    happened — on failure the course VM keeps booting the stock kernel, and the line says why."""
+    from virtlab import guestkernel
+
+    manifest = dest / "manifest.json"
+    m = json.loads(manifest.read_text())
+    kernels = m.get("kernels") or {"stock": {"file": m["kernel"], "release": m["release"],
+                                             "pvpanic": m.get("pvpanic"), "source": m.get("source", ""),
+                                             "min_memory_mib": COURSE_VM_MIN_MIB}}
+    try:
+        if os.environ.get("VIRTLAB_MINIMAL_KERNEL", "1") == "0":
+            raise guestkernel.KernelBuildError("VIRTLAB_MINIMAL_KERNEL=0")
+        b = guestkernel.build()
+    except guestkernel.KernelBuildError as err:
+        m.update(kernels=kernels, default_kernel="stock")
+        manifest.write_text(json.dumps(m, indent=1) + "\n")
+        return f"minimal kernel not built, the course VM boots the stock kernel: {err}"
+    shutil.copyfile(b.vmlinux, dest / "vmlinux-min")
+    os.chmod(dest / "vmlinux-min", 0o644)
+    kernels["minimal"] = {"file": "vmlinux-min", "release": b.release, "pvpanic": True,
+                          "source": f"{b.info.get('source')} + virtlab/data/guestkernel.config "
+                                    f"(key {b.info.get('key')})",
+                          "min_memory_mib": guestkernel.MIN_MEMORY_MIB, "build": b.info}
+    m.update(kernels={"minimal": kernels["minimal"], "stock": kernels["stock"]},
+             default_kernel="minimal", kernel="vmlinux-min", release=b.release,
+             source=kernels["minimal"]["source"])
+    manifest.write_text(json.dumps(m, indent=1) + "\n")
+    return f"minimal kernel {b.release} (built in {b.info.get('total_s')} s, cached in {b.vmlinux.parent})"
 
 
 def _newc_entry(name: str, mode: int, data: bytes = b"", ino: int = 0) -> bytes:
@@ -228,34 +280,53 @@ def vm_dirs() -> list[Path]:
 
 @dataclass(frozen=True)
 class Artefacts:
-    """The built course VM: kernel (ELF vmlinux when available, else bzImage) and initramfs."""
+    """The built course VM: kernel (ELF vmlinux when available, else bzImage) and initramfs.
+
+    ``name`` is which kernel: ``minimal`` (the course's own, :mod:`virtlab.guestkernel`) or
+    ``stock`` (the distribution's generic kernel)."""
 
     kernel: Path
     initrd: Path
     release: str
     pvpanic: bool
     source: str
+    name: str = "stock"
+    min_memory_mib: int = COURSE_VM_MIN_MIB
 
     @property
     def directory(self) -> Path:
         return self.kernel.parent
 
 
-def artefacts() -> Artefacts:
-    """The course VM files, or :class:`MissingImage` saying how to build them."""
+def artefacts(kernel: str | None = None) -> Artefacts:
+    """The course VM files (``kernel``: "minimal", "stock" or None for the default), or
+    :class:`MissingImage` saying how to build them."""
+    kernel = kernel_choice(kernel)
     for d in vm_dirs():
         manifest = d / "manifest.json"
-        if manifest.exists():
-            m = json.loads(manifest.read_text())
-            k, i = d / m["kernel"], d / m["initrd"]
-            if k.exists() and i.exists():
-                return Artefacts(k, i, m["release"], bool(m.get("pvpanic")), m.get("source", ""))
+        if not manifest.exists():
+            continue
+        m = json.loads(manifest.read_text())
+        i = d / m["initrd"]
+        kernels = m.get("kernels") or {"stock": {"file": m["kernel"], "release": m["release"],
+                                                 "pvpanic": m.get("pvpanic"), "source": m.get("source", "")}}
+        name = kernel or m.get("default_kernel") or next(iter(kernels))
+        k = kernels.get(name)
+        if k is None:
+            raise MissingImage(f"the course VM in {d} has no {name} kernel (it has: "
+                               f"{', '.join(kernels)}); run `virtlab images build --only vm` again"
+                               + (" after `apt-get install linux-source`" if name == "minimal" else ""))
+        if (d / k["file"]).exists() and i.exists():
+            return Artefacts(d / k["file"], i, k["release"], bool(k.get("pvpanic")), k.get("source", ""),
+                             name, int(k.get("min_memory_mib", COURSE_VM_MIN_MIB)))
     raise MissingImage("the course VM is not built: run `virtlab images build --only vm` "
                        "(or `sudo labs/lab-vm/provision.sh --only libvirt`)")
 
 
 def build_images(force: bool = False) -> list[str]:
-    """Build the course VM (kernel + busybox initramfs) offline; returns the files made/kept.
+    """Build the course VM (kernels + busybox initramfs) offline; returns the default kernel,
+    the initramfs and a line about the minimal kernel (built, cached, or why the stock one is
+    the default: see :mod:`virtlab.guestkernel`).
 
     Idempotent: with the manifest in place and ``force=False`` nothing is rebuilt. Files are
     world-readable (QEMU runs as ``libvirt-qemu``), directories world-searchable.
@@ -265,10 +336,13 @@ def build_images(force: bool = False) -> list[str]:
     dest = data_dir() / VM_SUBDIR
     manifest = dest / "manifest.json"
     if manifest.exists() and not force:
-        with contextlib.suppress(MissingImage):
-            a = artefacts()
-            if a.directory == dest:
-                return [str(a.kernel), str(a.initrd)]
+        with contextlib.suppress(MissingImage, KeyError, ValueError):
+            m = json.loads(manifest.read_text())
+            stock = (m.get("kernels") or {}).get("stock", {}).get("file", m["kernel"])
+            if (dest / stock).exists() and (dest / m["initrd"]).exists():
+                note = _add_minimal_kernel(dest)
+                a = artefacts()
+                return [str(a.kernel), str(a.initrd), note]
     dest.mkdir(parents=True, exist_ok=True)
     host = _host_kernel()
     if host is not None:
@@ -291,6 +365,7 @@ def build_images(force: bool = False) -> list[str]:
             "release": release, "pvpanic": "pvpanic-mmio.ko" in mods or "pvpanic-pci.ko" in mods,
             "source": source, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     manifest.write_text(json.dumps(meta, indent=1) + "\n")
+    note = _add_minimal_kernel(dest)
     for p in (dest, *dest.iterdir()):
         os.chmod(p, 0o755 if p.is_dir() else 0o644)
     for parent in dest.parents:  # QEMU (libvirt-qemu) must be able to walk down to the files
@@ -299,4 +374,5 @@ def build_images(force: bool = False) -> list[str]:
         mode = parent.stat().st_mode
         if not mode & stat.S_IXOTH:
             os.chmod(parent, mode | stat.S_IXOTH)
-    return [str(dest / kernel), str(dest / meta["initrd"])]
+    a = artefacts()
+    return [str(a.kernel), str(a.initrd), note]

@@ -25,12 +25,12 @@ from virtlab.safety import (
     course_name,
 )
 from virtlab.virt.base import (
-    COURSE_VM_MIN_MIB,
     DONE,
     MARKER,
     MAX_MEMORY_MIB,
     MIN_MEMORY_MIB,
     SYSTEM_URI,
+    MissingImage,
     VirtError,
 )
 from virtlab.virt.bootfiles import artefacts
@@ -283,7 +283,8 @@ def _on_lifecycle(guest: Guest) -> Any:
 
 @contextlib.contextmanager
 def vm(spec: DomainSpec | None = None, *, uri: str | None = None, boot_timeout: float = 60,
-       wait_marker: bool = True, snapshot_disk: bool = False, **spec_args: Any) -> Iterator[Guest]:
+       wait_marker: bool = True, snapshot_disk: bool = False, guest_kernel: str | None = None,
+       **spec_args: Any) -> Iterator[Guest]:
     """Define + boot a course VM, wait for its marker, yield a :class:`Guest`; always remove it.
 
     ``spec`` or DomainSpec keyword arguments (``vm(name="demo", memory=96)``). On
@@ -292,6 +293,8 @@ def vm(spec: DomainSpec | None = None, *, uri: str | None = None, boot_timeout: 
     On ``test:///default`` the domain "runs" at once (nothing boots; no marker, no console).
     ``snapshot_disk=True`` gives a QEMU guest a small scratch qcow2 disk, which is where QEMU
     keeps internal snapshots (RAM + devices); it is deleted with the domain.
+    ``guest_kernel`` picks the course VM's kernel when ``spec.kernel`` is not set: "minimal"
+    (the course's own, the default where built) or "stock" (the distribution's).
     """
     if spec is None:
         spec_args.setdefault("name", "vm-" + uuid.uuid4().hex[:6])
@@ -307,12 +310,16 @@ def vm(spec: DomainSpec | None = None, *, uri: str | None = None, boot_timeout: 
         xml = spec.to_xml(domain_type="test")
     else:
         accel = accelerator()
-        if spec.kernel is None and spec.memory_mib < COURSE_VM_MIN_MIB:
-            conn.close()
-            raise ValueError(f"the course VM's kernel needs at least {COURSE_VM_MIN_MIB} MiB "
-                             f"(asked for {spec.memory_mib} MiB): give it more memory")
-        if spec.kernel is None or spec.initrd is None:
-            a = artefacts()
+        if spec.kernel is None:  # the course VM; a caller's own kernel boots only what it says
+            try:
+                a = artefacts(guest_kernel)
+            except (MissingImage, ValueError):
+                conn.close()
+                raise
+            if spec.memory_mib < a.min_memory_mib:
+                conn.close()
+                raise ValueError(f"the course VM's {a.name} kernel needs at least {a.min_memory_mib} "
+                                 f"MiB (asked for {spec.memory_mib} MiB): give it more memory")
             spec = DomainSpec(**{**spec.__dict__, "kernel": spec.kernel or str(a.kernel),
                                  "initrd": spec.initrd or str(a.initrd)})
         if snapshot_disk and spec.disk is None:
