@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from virtlab import OWNER_KEY, OWNER_VALUE, daemons, modes, probe, rootfs
+from virtlab import OWNER_KEY, OWNER_VALUE, daemons, modes, owners, probe, rootfs
 from virtlab.safety import (
     Deadline,
     DeadlineExceeded,
@@ -149,7 +149,7 @@ def connect(*, timeout: float = 10.0, socket_file: str | None = None) -> Any:
     try:
         # the URL form works with every pylxd (older ones skip a socket path: not a regular file)
         client = pylxd.Client(endpoint="http+unix://" + quote(sock, safe=""),
-                              timeout=(min(timeout, 5.0), timeout))
+                              timeout=(min(timeout, 5.0), timeout), project=project())
     except (pexc.ClientConnectionFailed, *_requests_errors()) as err:
         text = str(err)
         if "Permission denied" in text or "Errno 13" in text:
@@ -171,6 +171,15 @@ def connect(*, timeout: float = 10.0, socket_file: str | None = None) -> Any:
     if client.host_info.get("auth") != "trusted":
         raise LxdUnavailable(f"{d.title} on {sock} does not trust us. To fix: {d.group_hint}")
     return client
+
+
+PROJECT_ENV = "VIRTLAB_LXD_PROJECT"
+
+
+def project() -> str | None:
+    """The LXD project to work in: ``$VIRTLAB_LXD_PROJECT`` (a classroom learner's own restricted
+    project, see :mod:`virtlab.classroom`), else None (the daemon's default project)."""
+    return os.environ.get(PROJECT_ENV) or None
 
 
 def daemon_of(client: Any) -> daemons.Daemon:
@@ -494,6 +503,7 @@ class Instance:
         config = {k: v for k, v in (info.get("config") or {}).items()
                   if not k.startswith("volatile.") and not k.startswith("image.")}
         config[OWNER_KEY] = OWNER_VALUE
+        config.update(owners.uid_config())  # the copy is the caller's
         body = {"name": target, "source": {"type": "copy", "source": src},
                 "config": config, "profiles": info.get("profiles") or ["default"]}
         with _translate(f"copy {src}"):
@@ -604,7 +614,7 @@ def create(name: str, image: str = DEFAULT_IMAGE, *, memory: int | str = DEFAULT
     for k, v in extra.items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise ValueError(f"config keys and values must be strings: {k!r}: {v!r}")
-        if k == OWNER_KEY or k.startswith("limits."):
+        if k in (OWNER_KEY, owners.UID_KEY) or k.startswith("limits."):
             raise ValueError(f"config key {k!r} is set by virtlab; use the memory/cpu/processes "
                              "arguments for limits")
     client = client or connect()
@@ -615,7 +625,7 @@ def create(name: str, image: str = DEFAULT_IMAGE, *, memory: int | str = DEFAULT
     if _exists(client, full):
         raise ValueError(f"an instance named {full!r} already exists: pick another name, or "
                          f"remove it with vl.lxd.delete({full!r})")
-    cfg = {OWNER_KEY: OWNER_VALUE, **lim.config(),
+    cfg = {OWNER_KEY: OWNER_VALUE, **owners.uid_config(), **lim.config(),
            "security.privileged": "true" if privileged else "false", **extra}
     body = {"name": full, "type": "container", "source": {"type": "image", "alias": image},
             "config": cfg, "profiles": ["default"],
@@ -726,7 +736,32 @@ def cleanup(match: str | None = None) -> list[str]:
         except LxdUnavailable:
             continue
         removed.extend(_cleanup_daemon(client, match))
+        if owners.scope() is None and project() is None:
+            # root's --all-users: the classroom learners' own projects too
+            for proj in course_projects(client):
+                removed.extend(_cleanup_daemon(_in_project(sock, proj), match))
     return removed
+
+
+def course_projects(client: Any) -> list[str]:
+    """The course's LXD projects (``vl-`` names: one restricted project per classroom learner)."""
+    with _translate("list projects"):
+        names = client.api.projects.get(timeout=(5.0, 15.0)).json()["metadata"]
+    return sorted(n.rsplit("/", 1)[-1] for n in names
+                  if is_course_name(n.rsplit("/", 1)[-1]))
+
+
+def _in_project(sock: str, proj: str) -> Any:
+    import pylxd
+
+    return pylxd.Client(endpoint="http+unix://" + quote(sock, safe=""), timeout=(5.0, 30.0),
+                        project=proj)
+
+
+def _course_items(node: Any, what: str) -> list[dict[str, Any]]:
+    with _translate(f"list {what}"):
+        items = node.get(params={"recursion": 1}, timeout=(5.0, 30.0)).json()["metadata"]
+    return [m for m in items if _owned(m)]
 
 
 def _cleanup_daemon(client: Any, match: str | None) -> list[str]:
@@ -739,9 +774,13 @@ def _cleanup_daemon(client: Any, match: str | None) -> list[str]:
             removed.append(f"{who} instance {name}")
         return run
 
-    names = [i["name"] for i in list_instances(client=client)
-             if match is None or i["name"].startswith(match)]
-    pools = [p for p in course_pools(client=client) if match is None or p.startswith(match)]
+    # only the caller's own (owners.mine), unless root asked for every user's (--all-users)
+    names = [m["name"] for m in _course_items(client.api.instances, "instances")
+             if (match is None or m["name"].startswith(match))
+             and owners.mine((m.get("config") or {}).get(owners.UID_KEY))]
+    pools = [p["name"] for p in _course_items(client.api.storage_pools, "storage pools")
+             if (match is None or p["name"].startswith(match))
+             and owners.mine((p.get("config") or {}).get(owners.UID_KEY))]
 
     def pool_remover(name: str) -> Any:
         def run() -> None:
@@ -795,7 +834,8 @@ def create_pool(name: str, driver: str = "btrfs", size: int | str = "512MiB", *,
                           " (provisioning installs btrfs-progs)")
     d = Deadline(timeout, f"create pool {full}")
     body = {"name": full, "driver": driver, "description": "virtlab course pool",
-            "config": {"size": f"{nbytes // 1024**2}MiB", OWNER_KEY: OWNER_VALUE}}
+            "config": {"size": f"{nbytes // 1024**2}MiB", OWNER_KEY: OWNER_VALUE,
+                       **owners.uid_config()}}
     with _translate(f"create pool {full}"):
         r = client.api.storage_pools.post(json=body, timeout=_http_timeout(d))
     _wait(client, r, d)
@@ -1108,7 +1148,7 @@ def lifecycle_timings(rounds: int = 3, *, via: str = "api", image: str = DEFAULT
             if via == "api":
                 inst = launch(name, image, memory=memory, client=client)
             else:
-                cfg = [a for k, v in {OWNER_KEY: OWNER_VALUE, **lim.config(),
+                cfg = [a for k, v in {OWNER_KEY: OWNER_VALUE, **owners.uid_config(), **lim.config(),
                                       "security.privileged": "false"}.items()
                        for a in ("-c", f"{k}={v}")]
                 _lxc(["launch", image, name, *cfg], client=client)

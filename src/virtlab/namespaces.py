@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from virtlab import PREFIX, _sys, modes
+from virtlab import PREFIX, _sys, modes, owners
 from virtlab.safety import Deadline, DeadlineExceeded, VirtlabError, check_int, course_name
 
 TYPES: tuple[str, ...] = tuple(_sys.NAMESPACE_FLAGS)
@@ -741,11 +741,12 @@ def cleanup(prefix: str = PREFIX) -> list[str]:
         raise ValueError(f"prefix must start with {PREFIX!r}")
     removed = []
     for n in course_netns():
-        if n.startswith(prefix):
+        if n.startswith(prefix) and owners.path_is_mine(os.path.join(NETNS_DIR, n)):
             _ip("netns", "del", n, check=False)
             removed.append(f"netns {n}")
     for link in course_links():
-        if link.startswith(prefix):
+        # veths live in the host's namespace: only root makes (and removes) them
+        if link.startswith(prefix) and owners.scope() in (None, 0):
             _ip("link", "del", link, check=False)
             removed.append(f"link {link}")
     return removed

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from virtlab import PREFIX, modes, probe, rootfs
+from virtlab import PREFIX, modes, owners, probe, rootfs
 from virtlab.safety import Deadline, DeadlineExceeded, VirtlabError
 
 # --------------------------------------------------------------------------- case studies
@@ -1102,7 +1102,7 @@ def cleanup() -> list[str]:
     removed = []
     tmp = Path(tempfile.gettempdir())
     for d in tmp.glob(f"{PREFIX}sec-*"):
-        if d.is_dir() and not d.is_symlink():
+        if d.is_dir() and not d.is_symlink() and owners.path_is_mine(d):
             shutil.rmtree(d, ignore_errors=True)
             removed.append(str(d))
     return removed

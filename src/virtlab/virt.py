@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from virtlab import LIBVIRT_METADATA_NS, OWNER_VALUE, PREFIX
+from virtlab import LIBVIRT_METADATA_NS, OWNER_VALUE, PREFIX, owners
 from virtlab.safety import (
     Deadline,
     DeadlineExceeded,
@@ -435,7 +435,9 @@ class DomainSpec:
         if self.description:
             ET.SubElement(dom, "description").text = self.description
         meta = ET.SubElement(dom, "metadata")
-        ET.SubElement(meta, f"{{{LIBVIRT_METADATA_NS}}}{_OWNER_TAG}").text = OWNER_VALUE
+        # the creator's uid rides on the owner element (libvirt keeps one element per namespace)
+        ET.SubElement(meta, f"{{{LIBVIRT_METADATA_NS}}}{_OWNER_TAG}",
+                      {owners.LIBVIRT_UID_TAG: str(owners.caller_uid())}).text = OWNER_VALUE
         ET.SubElement(dom, "memory", unit="MiB").text = str(self.memory_mib)
         ET.SubElement(dom, "vcpu").text = str(self.vcpus)
         os_el = ET.SubElement(dom, "os")
@@ -616,6 +618,18 @@ def is_course_domain(dom: Any) -> bool:
     with contextlib.suppress(ET.ParseError):
         return (ET.fromstring(xml).text or "").strip() == OWNER_VALUE
     return False
+
+
+def domain_uid(dom: Any) -> int | None:
+    """The uid recorded as the course domain's creator (None: not recorded)."""
+    libvirt = _libvirt()
+    try:
+        xml = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, LIBVIRT_METADATA_NS)
+    except libvirt.libvirtError:
+        return None
+    with contextlib.suppress(ET.ParseError):
+        return owners.parse_uid(ET.fromstring(xml).get(owners.LIBVIRT_UID_TAG))
+    return None
 
 
 def _remove_domain(dom: Any) -> None:
@@ -1000,6 +1014,21 @@ def define_domain(spec: DomainSpec, *, uri: str | None = None) -> str:
             conn.close()
 
 
+SESSION_URI = "qemu:///session"
+
+
+def session_socket() -> Path:
+    """Where the caller's own ``qemu:///session`` daemon listens (libvirt's rule)."""
+    run = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(run) if run else Path.home() / ".cache"
+    return base / "libvirt" / "libvirt-sock"
+
+
+def session_running() -> bool:
+    """Whether the caller's per-user libvirt daemon is up (non-root only)."""
+    return os.geteuid() != 0 and session_socket().is_socket()
+
+
 def course_domains(conn: Any) -> list[str]:
     return sorted(d.name() for d in conn.listAllDomains() if is_course_domain(d))
 
@@ -1018,6 +1047,8 @@ def cleanup(uris: tuple[str, ...] | None = None, *, prefix: str = PREFIX) -> lis
     if uris is None:
         info = probe.libvirt_info()
         uris = tuple(u for u in (SYSTEM_URI,) if info.uris.get(u, {}).get("ok")) + (TEST_URI,)
+        if session_running():  # a learner's own per-user daemon (never started just to clean)
+            uris = (SESSION_URI, *uris)
     steps = []
     for uri in uris:
         try:
@@ -1025,12 +1056,14 @@ def cleanup(uris: tuple[str, ...] | None = None, *, prefix: str = PREFIX) -> lis
         except (libvirt.libvirtError, VirtError):
             continue
         for dom in conn.listAllDomains():
-            if dom.name().startswith(prefix) and is_course_domain(dom):
+            # only the caller's own domains, unless root asked for every user's
+            if dom.name().startswith(prefix) and is_course_domain(dom) \
+                    and owners.mine(domain_uid(dom)):
                 steps.append((f"domain {dom.name()} ({uri})", lambda d=dom: _remove_domain(d)))
     with contextlib.suppress(OSError):
         for disk in sorted(_disk_dir().glob(f"{prefix}*.qcow2")):
             # in the shared folder a learner removes only their own disks (root: every one)
-            if os.geteuid() == 0 or disk.stat().st_uid == os.geteuid():
+            if owners.path_is_mine(disk):
                 steps.append((f"disk {disk}", disk.unlink))
     return _run_steps(steps)
 
