@@ -72,6 +72,7 @@ class Learner:
 
         url = f"ws{HUB[4:]}/user/{self.name}/api/kernels/{self.kernel}/channels"
         ws = await websocket_connect(HTTPRequest(url, headers=self.auth, request_timeout=30))
+        await self._wait_ready(ws, timeout)
         msg_id = uuid.uuid4().hex
         ws.write_message(json.dumps({
             "header": {"msg_id": msg_id, "username": self.name, "session": uuid.uuid4().hex,
@@ -100,6 +101,29 @@ class Learner:
         ws.close()
         assert status == "ok", f"{self.name}'s cell failed: {''.join(err)[-3000:]}"
         return "".join(out)
+
+    async def _wait_ready(self, ws: object, timeout: float) -> None:
+        """A request sent before the kernel answers may be dropped: ask kernel_info until then."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            mid = uuid.uuid4().hex
+            ws.write_message(json.dumps({  # type: ignore[attr-defined]
+                "header": {"msg_id": mid, "username": self.name, "session": uuid.uuid4().hex,
+                           "msg_type": "kernel_info_request", "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell", "content": {}}))
+            t = time.monotonic() + 3
+            while time.monotonic() < t:
+                try:
+                    raw = await asyncio.wait_for(ws.read_message(), timeout=1)  # type: ignore[attr-defined]
+                except TimeoutError:
+                    continue
+                if raw is None:
+                    raise AssertionError(f"{self.name}'s kernel websocket closed")
+                m = json.loads(raw)
+                if (m.get("parent_header", {}).get("msg_id") == mid
+                        and m["header"]["msg_type"] == "kernel_info_reply"):
+                    return
+        raise AssertionError(f"{self.name}'s kernel did not answer in {timeout} s")
 
     def run_json(self, code: str, timeout: float = 240) -> dict:
         lines = self.run(code, timeout).strip().splitlines()

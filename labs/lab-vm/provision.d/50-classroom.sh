@@ -17,6 +17,7 @@ CLASSROOM_STATE="${VIRTLAB_CLASSROOM_STATE:-/var/lib/virtlab-classroom}"
 # per-learner limits (override in the environment)
 CL_INSTANCES="${CL_INSTANCES:-3}"; CL_MEMORY="${CL_MEMORY:-768MiB}"; CL_CPU="${CL_CPU:-1}"
 CL_PROCESSES="${CL_PROCESSES:-1000}"; CL_DISK="${CL_DISK:-2GiB}"
+CL_LXD_CPU="${CL_LXD_CPU:-$CL_INSTANCES}"  # sum of the containers' limits.cpu (1 each by default)
 LEARNER_MEMORY="${LEARNER_MEMORY:-2G}"; LEARNER_PIDS="${LEARNER_PIDS:-1024}"
 
 apt_install python3-venv python3-dev gcc pkg-config libvirt-dev libpam0g
@@ -59,9 +60,9 @@ for u in "${CL_USERS[@]}"; do
     fi
   done
   [ -e "/sys/fs/cgroup/virtlab-learners/$u/cpu.max" ] && echo "$(( CL_CPU * 100000 )) 100000" > "/sys/fs/cgroup/virtlab-learners/$u/cpu.max"
-  step "LXD project for $u (instances $CL_INSTANCES, memory $CL_MEMORY, cpu $CL_CPU, processes $CL_PROCESSES, disk $CL_DISK)"
+  step "LXD project for $u (instances $CL_INSTANCES, memory $CL_MEMORY, cpu $CL_LXD_CPU, processes $CL_PROCESSES, disk $CL_DISK)"
   "$CLASSROOM_DIR/venv/bin/python" -m virtlab.classroom setup-learner "$u" --instances "$CL_INSTANCES" \
-    --memory "$CL_MEMORY" --cpu "$CL_CPU" --processes "$CL_PROCESSES" --disk "$CL_DISK" >/dev/null
+    --memory "$CL_MEMORY" --cpu "$CL_LXD_CPU" --processes "$CL_PROCESSES" --disk "$CL_DISK" >/dev/null
 done
 LEARNER=""
 if [ -n "${CLASSROOM_PASSWORDS_FILE:-}" ]; then chpasswd < "$CLASSROOM_PASSWORDS_FILE"; fi
