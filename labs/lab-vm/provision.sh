@@ -3,17 +3,23 @@
 # course images built offline. Idempotent: a second run changes nothing and takes seconds.
 #
 #   sudo labs/lab-vm/provision.sh [--offline] [--incus] [--user NAME] [--only base,lxd,incus,libvirt]
+#   sudo labs/lab-vm/provision.sh --offline --classroom --learners a,b,c   (a class on one host)
 #
 #   --offline   run LXD inside an empty network namespace with its proxies on loopback, so nothing
 #               leaves the machine (used by CI; see labs/lab-vm/README.md)
 #   --incus     also install and start Incus (LXD's community fork) beside LXD: provision.d/25-incus.sh
 #   --user      the learner to add to the lxd/libvirt groups (default: $SUDO_USER, if any)
 #   --only      run only these parts
+#   --classroom one host for a class: JupyterHub, learner accounts without root-equivalent groups,
+#               per-learner limits (provision.d/50-classroom.sh; docs/classroom.md)
+#   --learners  the classroom's learner accounts (comma-separated; created if missing)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 OFFLINE=0
 INCUS=0
+CLASSROOM=0
+CLASSROOM_LEARNERS=""
 LEARNER="${SUDO_USER:-}"
 ONLY=""
 while [ $# -gt 0 ]; do
@@ -22,7 +28,9 @@ while [ $# -gt 0 ]; do
     --incus) INCUS=1 ;;
     --user) LEARNER="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --classroom) CLASSROOM=1 ;;
+    --learners) CLASSROOM_LEARNERS="$2"; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "provision.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -31,7 +39,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "provision.sh: must run as root (sudo $0 $*)" >&2; exit 2
 fi
 [[ ",$ONLY," == *",incus,"* ]] && INCUS=1  # --only incus asks for it too
-export OFFLINE INCUS LEARNER REPO HERE
+export OFFLINE INCUS LEARNER REPO HERE CLASSROOM CLASSROOM_LEARNERS
 # shellcheck source=provision.d/common.sh
 . "$HERE/provision.d/common.sh"
 start=$(date +%s)

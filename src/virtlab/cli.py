@@ -117,6 +117,16 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from virtlab import owners
+
+    # by default only the caller's own resources; --all-users (root only) every user's
+    with owners.all_users() if args.all_users else contextlib.nullcontext():
+        return _cleanup_modules()
+
+
+def _cleanup_modules() -> int:
     failures = 0
     for mod in CLEANUP_MODULES:
         fn = _import_attr(mod, "cleanup")
@@ -156,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     r = sub.add_parser("record", help="re-record demos by running them live")
     r.add_argument("keys", nargs="*", help="demo keys (default: all)")
     r.set_defaults(func=cmd_record)
-    c = sub.add_parser("cleanup", help="remove everything the course created (and nothing else)")
+    c = sub.add_parser("cleanup", help="remove what the course created for you (and nothing else)")
+    c.add_argument("--all-users", action="store_true",
+                   help="root only: every user's course resources on this host (a classroom "
+                        "server's reset)")
     c.set_defaults(func=cmd_cleanup)
     # prefix_chars="+": every option (--quick, -h ...) is passed through to virtlab.bench.main
     be = sub.add_parser("bench", help="measure containers vs VMs on this machine",

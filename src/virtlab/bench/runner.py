@@ -275,11 +275,8 @@ def cleanup() -> list[str]:
     if probe.lxd().reachable:
         from virtlab import lxd
 
-        def lxd_clean() -> None:
-            for i in lxd.list_instances():
-                if i["name"].startswith(BENCH_PREFIX):
-                    lxd.delete(i["name"])
-                    removed.append(f"LXD instance {i['name']}")
+        def lxd_clean() -> None:  # the caller's own bench instances (lxd.cleanup's scope)
+            removed.extend(lxd.cleanup(match=BENCH_PREFIX))
         steps.append(("lxd", lxd_clean))
     if probe.libvirt_info().uris.get("qemu:///system", {}).get("ok"):
         from virtlab import virt

@@ -10,7 +10,7 @@ import signal
 import time
 from pathlib import Path
 
-from virtlab import PREFIX, probe
+from virtlab import PREFIX, owners, probe
 from virtlab.cgroups.files import CgroupError, _read, _write
 from virtlab.safety import (
     Deadline,
@@ -90,8 +90,9 @@ def course_cgroup_dirs(prefix: str = PREFIX) -> list[Path]:
 
 
 def cleanup(prefix: str = PREFIX) -> list[str]:
-    """Kill the processes in, and remove, every course cgroup (``vl-*``); returns what went."""
-    dirs = course_cgroup_dirs(prefix)
+    """Kill the processes in, and remove, every course cgroup (``vl-*``) the caller made (its
+    owner in the file system; root's ``--all-users``: everyone's); returns what went."""
+    dirs = [d for d in course_cgroup_dirs(prefix) if owners.path_is_mine(d)]
     if not dirs:
         return []
     _remove_dirs(dirs, Deadline(15, "removing course cgroups"))

@@ -123,7 +123,7 @@ def connect(*, timeout: float = 10.0, socket_file: str | None = None) -> Any:
     try:
         # the URL form works with every pylxd (older ones skip a socket path: not a regular file)
         client = pylxd.Client(endpoint="http+unix://" + quote(sock, safe=""),
-                              timeout=(min(timeout, 5.0), timeout))
+                              timeout=(min(timeout, 5.0), timeout), project=project())
     except (pexc.ClientConnectionFailed, *_requests_errors()) as err:
         text = str(err)
         if "Permission denied" in text or "Errno 13" in text:
@@ -145,6 +145,15 @@ def connect(*, timeout: float = 10.0, socket_file: str | None = None) -> Any:
     if client.host_info.get("auth") != "trusted":
         raise LxdUnavailable(f"{d.title} on {sock} does not trust us. To fix: {d.group_hint}")
     return client
+
+
+PROJECT_ENV = "VIRTLAB_LXD_PROJECT"
+
+
+def project() -> str | None:
+    """The LXD project to work in: ``$VIRTLAB_LXD_PROJECT`` (a classroom learner's own restricted
+    project, see :mod:`virtlab.classroom`), else None (the daemon's default project)."""
+    return os.environ.get(PROJECT_ENV) or None
 
 
 def daemon_of(client: Any) -> daemons.Daemon:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from virtlab import OWNER_KEY, OWNER_VALUE
+from virtlab import OWNER_KEY, OWNER_VALUE, owners
 from virtlab.lxd.client import ExecResult, LxdError, _exists, _http_timeout, _translate, _wait
 from virtlab.safety import (
     Deadline,
@@ -215,6 +215,7 @@ class Instance:
         config = {k: v for k, v in (info.get("config") or {}).items()
                   if not k.startswith("volatile.") and not k.startswith("image.")}
         config[OWNER_KEY] = OWNER_VALUE
+        config.update(owners.uid_config())  # the copy is the caller's
         body = {"name": target, "source": {"type": "copy", "source": src},
                 "config": config, "profiles": info.get("profiles") or ["default"]}
         with _translate(f"copy {src}"):

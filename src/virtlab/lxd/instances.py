@@ -9,8 +9,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
-from virtlab import OWNER_KEY, OWNER_VALUE, daemons
+from virtlab import OWNER_KEY, OWNER_VALUE, daemons, owners
 from virtlab.lxd.client import (
     DEFAULT_CPU,
     DEFAULT_IMAGE,
@@ -24,10 +25,12 @@ from virtlab.lxd.client import (
     _wait,
     connect,
     daemon_of,
+    is_course_name,
+    project,
     unique_name,
 )
 from virtlab.lxd.handle import Instance
-from virtlab.lxd.storage import course_pools, delete_pool
+from virtlab.lxd.storage import delete_pool
 from virtlab.safety import (
     Deadline,
     check_int,
@@ -107,7 +110,7 @@ def create(name: str, image: str = DEFAULT_IMAGE, *, memory: int | str = DEFAULT
     for k, v in extra.items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise ValueError(f"config keys and values must be strings: {k!r}: {v!r}")
-        if k == OWNER_KEY or k.startswith("limits."):
+        if k in (OWNER_KEY, owners.UID_KEY) or k.startswith("limits."):
             raise ValueError(f"config key {k!r} is set by virtlab; use the memory/cpu/processes "
                              "arguments for limits")
     client = client or connect()
@@ -118,7 +121,7 @@ def create(name: str, image: str = DEFAULT_IMAGE, *, memory: int | str = DEFAULT
     if _exists(client, full):
         raise ValueError(f"an instance named {full!r} already exists: pick another name, or "
                          f"remove it with vl.lxd.delete({full!r})")
-    cfg = {OWNER_KEY: OWNER_VALUE, **lim.config(),
+    cfg = {OWNER_KEY: OWNER_VALUE, **owners.uid_config(), **lim.config(),
            "security.privileged": "true" if privileged else "false", **extra}
     body = {"name": full, "type": "container", "source": {"type": "image", "alias": image},
             "config": cfg, "profiles": ["default"],
@@ -229,7 +232,32 @@ def cleanup(match: str | None = None) -> list[str]:
         except LxdUnavailable:
             continue
         removed.extend(_cleanup_daemon(client, match))
+        if owners.scope() is None and project() is None:
+            # root's --all-users: the classroom learners' own projects too
+            for proj in course_projects(client):
+                removed.extend(_cleanup_daemon(_in_project(sock, proj), match))
     return removed
+
+
+def course_projects(client: Any) -> list[str]:
+    """The course's LXD projects (``vl-`` names: one restricted project per classroom learner)."""
+    with _translate("list projects"):
+        names = client.api.projects.get(timeout=(5.0, 15.0)).json()["metadata"]
+    return sorted(n.rsplit("/", 1)[-1] for n in names
+                  if is_course_name(n.rsplit("/", 1)[-1]))
+
+
+def _in_project(sock: str, proj: str) -> Any:
+    import pylxd
+
+    return pylxd.Client(endpoint="http+unix://" + quote(sock, safe=""), timeout=(5.0, 30.0),
+                        project=proj)
+
+
+def _course_items(node: Any, what: str) -> list[dict[str, Any]]:
+    with _translate(f"list {what}"):
+        items = node.get(params={"recursion": 1}, timeout=(5.0, 30.0)).json()["metadata"]
+    return [m for m in items if _owned(m)]
 
 
 def _cleanup_daemon(client: Any, match: str | None) -> list[str]:
@@ -242,9 +270,13 @@ def _cleanup_daemon(client: Any, match: str | None) -> list[str]:
             removed.append(f"{who} instance {name}")
         return run
 
-    names = [i["name"] for i in list_instances(client=client)
-             if match is None or i["name"].startswith(match)]
-    pools = [p for p in course_pools(client=client) if match is None or p.startswith(match)]
+    # only the caller's own (owners.mine), unless root asked for every user's (--all-users)
+    names = [m["name"] for m in _course_items(client.api.instances, "instances")
+             if (match is None or m["name"].startswith(match))
+             and owners.mine((m.get("config") or {}).get(owners.UID_KEY))]
+    pools = [p["name"] for p in _course_items(client.api.storage_pools, "storage pools")
+             if (match is None or p["name"].startswith(match))
+             and owners.mine((p.get("config") or {}).get(owners.UID_KEY))]
 
     def pool_remover(name: str) -> Any:
         def run() -> None:

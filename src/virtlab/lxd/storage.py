@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from virtlab import OWNER_KEY, OWNER_VALUE, modes
+from virtlab import OWNER_KEY, OWNER_VALUE, modes, owners
 from virtlab.core import disk_usage
 from virtlab.lxd.client import (
     _cannot,
@@ -65,7 +65,8 @@ def create_pool(name: str, driver: str = "btrfs", size: int | str = "512MiB", *,
                           " (provisioning installs btrfs-progs)")
     d = Deadline(timeout, f"create pool {full}")
     body = {"name": full, "driver": driver, "description": "virtlab course pool",
-            "config": {"size": f"{nbytes // 1024**2}MiB", OWNER_KEY: OWNER_VALUE}}
+            "config": {"size": f"{nbytes // 1024**2}MiB", OWNER_KEY: OWNER_VALUE,
+                       **owners.uid_config()}}
     with _translate(f"create pool {full}"):
         r = client.api.storage_pools.post(json=body, timeout=_http_timeout(d))
     _wait(client, r, d)

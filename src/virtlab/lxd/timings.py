@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from virtlab import OWNER_KEY, OWNER_VALUE
+from virtlab import OWNER_KEY, OWNER_VALUE, owners
 from virtlab.lxd.client import DEFAULT_IMAGE, DEFAULT_MEMORY, LxdError, _lxc, connect, unique_name
 from virtlab.lxd.handle import Instance
 from virtlab.lxd.instances import launch, limits
@@ -34,7 +34,7 @@ def lifecycle_timings(rounds: int = 3, *, via: str = "api", image: str = DEFAULT
             if via == "api":
                 inst = launch(name, image, memory=memory, client=client)
             else:
-                cfg = [a for k, v in {OWNER_KEY: OWNER_VALUE, **lim.config(),
+                cfg = [a for k, v in {OWNER_KEY: OWNER_VALUE, **owners.uid_config(), **lim.config(),
                                       "security.privileged": "false"}.items()
                        for a in ("-c", f"{k}={v}")]
                 _lxc(["launch", image, name, *cfg], client=client)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from virtlab import PREFIX, _sys, probe, rootfs
+from virtlab import PREFIX, _sys, owners, probe, rootfs
 from virtlab import cgroups as cg
 from virtlab import namespaces as ns
 from virtlab.safety import Deadline, VirtlabError, check_int, course_name, parse_size
@@ -275,13 +275,19 @@ def cleanup(prefix: str = PREFIX) -> list[str]:
     if not prefix.startswith(PREFIX):
         raise ValueError(f"prefix must start with {PREFIX!r}")
     removed = []
+    killed: list[int] = []
     for name, pids in running(prefix).items():
+        pids = [p for p in pids if owners.process_is_mine(p)]  # the caller's own containers
+        if not pids:
+            continue
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        killed.extend(pids)
         removed.append(f"container {name} ({len(pids)} processes)")
     if removed:
-        Deadline(5, "killing course containers").wait_for(lambda: not running(prefix))
+        Deadline(5, "killing course containers").wait_for(
+            lambda: not any(os.path.exists(f"/proc/{p}") for p in killed))
     return removed
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from virtlab import PREFIX, _sys, core
+from virtlab import PREFIX, _sys, core, owners
 from virtlab.namespaces.launcher import Launched, Spec, collect, launch, run
 from virtlab.namespaces.procns import NamespaceError, list_namespaces
 from virtlab.safety import Deadline, check_int, course_name
@@ -194,11 +194,12 @@ def cleanup(prefix: str = PREFIX) -> list[str]:
         raise ValueError(f"prefix must start with {PREFIX!r}")
     removed = []
     for n in course_netns():
-        if n.startswith(prefix):
+        if n.startswith(prefix) and owners.path_is_mine(os.path.join(NETNS_DIR, n)):
             _ip("netns", "del", n, check=False)
             removed.append(f"netns {n}")
     for link in course_links():
-        if link.startswith(prefix):
+        # veths live in the host's namespace: only root makes (and removes) them
+        if link.startswith(prefix) and owners.scope() in (None, 0):
             _ip("link", "del", link, check=False)
             removed.append(f"link {link}")
     return removed

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from virtlab import PREFIX, modes
+from virtlab import PREFIX, modes, owners
 from virtlab.safety import Deadline
 from virtlab.security.attempts import (
     host_baseline,
@@ -118,7 +118,7 @@ def cleanup() -> list[str]:
     removed = []
     tmp = Path(tempfile.gettempdir())
     for d in tmp.glob(f"{PREFIX}sec-*"):
-        if d.is_dir() and not d.is_symlink():
+        if d.is_dir() and not d.is_symlink() and owners.path_is_mine(d):
             shutil.rmtree(d, ignore_errors=True)
             removed.append(str(d))
     return removed

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 # =========================================================================== demos (notebook 06)
-from virtlab import LIBVIRT_METADATA_NS, OWNER_VALUE, PREFIX, modes
+from virtlab import LIBVIRT_METADATA_NS, OWNER_VALUE, PREFIX, modes, owners
 from virtlab.safety import (
     cleanup_all,
     course_name,
@@ -133,6 +133,18 @@ def is_course_domain(dom: Any) -> bool:
     return False
 
 
+def domain_uid(dom: Any) -> int | None:
+    """The uid recorded as the course domain's creator (None: not recorded)."""
+    libvirt = _libvirt()
+    try:
+        xml = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, LIBVIRT_METADATA_NS)
+    except libvirt.libvirtError:
+        return None
+    with contextlib.suppress(ET.ParseError):
+        return owners.parse_uid(ET.fromstring(xml).get(owners.LIBVIRT_UID_TAG))
+    return None
+
+
 def _remove_domain(dom: Any) -> None:
     libvirt = _libvirt()
     if dom.isActive():
@@ -186,6 +198,21 @@ def define_domain(spec: DomainSpec, *, uri: str | None = None) -> str:
             conn.close()
 
 
+SESSION_URI = "qemu:///session"
+
+
+def session_socket() -> Path:
+    """Where the caller's own ``qemu:///session`` daemon listens (libvirt's rule)."""
+    run = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(run) if run else Path.home() / ".cache"
+    return base / "libvirt" / "libvirt-sock"
+
+
+def session_running() -> bool:
+    """Whether the caller's per-user libvirt daemon is up (non-root only)."""
+    return os.geteuid() != 0 and session_socket().is_socket()
+
+
 def course_domains(conn: Any) -> list[str]:
     return sorted(d.name() for d in conn.listAllDomains() if is_course_domain(d))
 
@@ -204,6 +231,8 @@ def cleanup(uris: tuple[str, ...] | None = None, *, prefix: str = PREFIX) -> lis
     if uris is None:
         info = probe.libvirt_info()
         uris = tuple(u for u in (SYSTEM_URI,) if info.uris.get(u, {}).get("ok")) + (TEST_URI,)
+        if session_running():  # a learner's own per-user daemon (never started just to clean)
+            uris = (SESSION_URI, *uris)
     steps = []
     for uri in uris:
         try:
@@ -211,12 +240,14 @@ def cleanup(uris: tuple[str, ...] | None = None, *, prefix: str = PREFIX) -> lis
         except (libvirt.libvirtError, VirtError):
             continue
         for dom in conn.listAllDomains():
-            if dom.name().startswith(prefix) and is_course_domain(dom):
+            # only the caller's own domains, unless root asked for every user's
+            if dom.name().startswith(prefix) and is_course_domain(dom) \
+                    and owners.mine(domain_uid(dom)):
                 steps.append((f"domain {dom.name()} ({uri})", lambda d=dom: _remove_domain(d)))
     with contextlib.suppress(OSError):
         for disk in sorted(_disk_dir().glob(f"{prefix}*.qcow2")):
             # in the shared folder a learner removes only their own disks (root: every one)
-            if os.geteuid() == 0 or disk.stat().st_uid == os.geteuid():
+            if owners.path_is_mine(disk):
                 steps.append((f"disk {disk}", disk.unlink))
     return _run_steps(steps)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # =========================================================================== demos (notebook 06)
-from virtlab import LIBVIRT_METADATA_NS, OWNER_VALUE
+from virtlab import LIBVIRT_METADATA_NS, OWNER_VALUE, owners
 from virtlab.safety import (
     check_int,
     course_name,
@@ -92,7 +92,9 @@ class DomainSpec:
         if self.description:
             ET.SubElement(dom, "description").text = self.description
         meta = ET.SubElement(dom, "metadata")
-        ET.SubElement(meta, f"{{{LIBVIRT_METADATA_NS}}}{_OWNER_TAG}").text = OWNER_VALUE
+        # the creator's uid rides on the owner element (libvirt keeps one element per namespace)
+        ET.SubElement(meta, f"{{{LIBVIRT_METADATA_NS}}}{_OWNER_TAG}",
+                      {owners.LIBVIRT_UID_TAG: str(owners.caller_uid())}).text = OWNER_VALUE
         ET.SubElement(dom, "memory", unit="MiB").text = str(self.memory_mib)
         ET.SubElement(dom, "vcpu").text = str(self.vcpus)
         os_el = ET.SubElement(dom, "os")

@@ -1,0 +1,322 @@
+"""A classroom server, for real: the JupyterHub that `provision.sh --classroom` started on
+127.0.0.1, two learner accounts logging in through it, starting their servers, running live cells
+in their kernels — and what one learner can and cannot do to the other, and to the host.
+
+Needs a host provisioned with ``--classroom --learners A,B`` (the hub and gate running).
+Root runs this (it sets the learners' passwords to fresh random ones and cleans up after).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("requests")
+from virtlab.hubclient import Learner  # noqa: E402
+
+STATE = Path(os.environ.get("VIRTLAB_CLASSROOM_STATE", "/var/lib/virtlab-classroom"))
+RUN = secrets.token_hex(2)
+
+
+def _learners() -> list[str]:
+    try:
+        return [u for u in (STATE / "learners").read_text().strip().split(",") if u][:2]
+    except OSError:
+        return []
+
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.timeout(900),  # servers and per-user libvirtd start slowly on a loaded 2-core host
+    pytest.mark.skipif(os.geteuid() != 0, reason="root sets the learners' passwords"),
+    pytest.mark.skipif(len(_learners()) < 2,
+                       reason="no classroom here: `provision.sh --classroom --learners a,b`"),
+]
+
+
+@pytest.fixture(scope="module")
+def learners():
+    names = _learners()
+    ls = []
+    for n in names:
+        pw = secrets.token_urlsafe(16)
+        subprocess.run(["chpasswd"], input=f"{n}:{pw}\n", text=True, check=True)
+        ls.append(Learner(n, pw))  # the hub on 127.0.0.1 (VIRTLAB_CLASSROOM_PORT)
+    for lr in ls:
+        lr.login()
+    for lr in ls:
+        lr.start_server()
+        lr.start_kernel()
+    yield ls
+    # whatever a test left: every course resource of these learners (root, all users)
+    from virtlab import classroom, lxd, owners
+
+    with owners.all_users():
+        for lr in ls:
+            lxd._cleanup_daemon(lxd._in_project(classroom.LXD_SOCKET, classroom.project_name(lr.name)),
+                                f"vl-cls{RUN}")
+    for lr in ls:
+        lr.stop_server()
+
+
+WHOAMI = """
+import json, os, subprocess, sys
+import virtlab as vl
+from virtlab import lxd, modes
+print(json.dumps({"uid": os.getuid(), "groups": sorted(os.getgroups()), "exe": sys.executable,
+                  "lxd": modes.resolve("lxd").mode, "namespaces": modes.resolve("namespaces").mode,
+                  "cgroups": modes.resolve("cgroups").mode,
+                  "cgroup": open("/proc/self/cgroup").read()}))
+"""
+
+
+def test_two_learners_log_in_and_run_live_cells(learners):
+    a, b = learners
+    for lr in (a, b):
+        d = lr.run_json(WHOAMI)
+        assert d["uid"] == pwd.getpwnam(lr.name).pw_uid
+        for g in ("lxd", "libvirt", "incus-admin", "kvm"):  # no root-equivalent group
+            gid = _gid(g)
+            assert gid is None or gid not in d["groups"], f"{lr.name} is in group {g}"
+        assert f"virtlab-learners/{lr.name}" in d["cgroup"]  # the server runs in their subtree
+        assert d["lxd"] == "live" and d["namespaces"] == "live" and d["cgroups"] == "live", d
+
+
+def _gid(group: str) -> int | None:
+    import grp
+
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        return None
+
+
+LAUNCH = """
+import json
+from virtlab import lxd
+inst = lxd.launch("cls{run}-{who}")
+code = inst.exec(["sh", "-c", "echo hello from $(hostname)"])
+print(json.dumps({{"name": inst.name, "out": code.out.strip(),
+                  "mine": [i["name"] for i in lxd.list_instances()]}}))
+"""
+
+PEEK = """
+import json
+from virtlab import lxd
+c = lxd.connect()
+res = {{}}
+r = c.api.instances.get(params={{"project": "{other_project}"}})
+res["other_project_status"] = r.status_code
+res["other_project_body"] = r.text[:200]
+try:
+    lxd.get("cls{run}-{other}")
+    res["get_other"] = "found"
+except Exception as e:
+    res["get_other"] = type(e).__name__ + ": " + str(e)[:200]
+r = c.api.instances["vl-cls{run}-{other}"].delete(params={{"project": "{other_project}"}})
+res["delete_other_status"] = r.status_code
+r = c.api.instances.get(params={{"project": "default"}})
+res["default_project_status"] = r.status_code
+r = c.api.instances.post(json={{"name": "vl-cls{run}-priv", "source": {{"type": "image", "alias": "vl-busybox"}},
+                               "config": {{"security.privileged": "true", "limits.memory": "64MiB",
+                                          "limits.cpu": "1", "limits.processes": "50"}}}})
+res["privileged_status"] = r.status_code
+res["privileged_body"] = r.text[:300]
+import os, socket
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect("/var/lib/lxd/unix.socket"); res["lxd_socket"] = "connected"
+except OSError as e:
+    res["lxd_socket"] = e.strerror
+try:
+    os.listdir("/var/lib/virtlab-classroom"); res["certs"] = "readable"
+except OSError as e:
+    res["certs"] = e.strerror
+print(json.dumps(res))
+"""
+
+
+def test_learners_containers_are_their_own(learners):
+    from virtlab import classroom
+
+    a, b = learners
+    ra = a.run_json(LAUNCH.format(run=RUN, who="a"))
+    rb = b.run_json(LAUNCH.format(run=RUN, who="b"))
+    assert ra["out"] == f"hello from vl-cls{RUN}-a" and rb["out"] == f"hello from vl-cls{RUN}-b"
+    assert f"vl-cls{RUN}-b" not in ra["mine"] and f"vl-cls{RUN}-a" not in rb["mine"]
+    peek = a.run_json(PEEK.format(run=RUN, other="b", other_project=classroom.project_name(b.name)))
+    assert peek["other_project_status"] == 403, peek
+    assert peek["get_other"].startswith(("LookupError", "LxdError", "NotFound")), peek
+    assert peek["delete_other_status"] == 403, peek
+    assert peek["default_project_status"] == 403, peek
+    assert peek["privileged_status"] >= 400 and "privileged" in peek["privileged_body"].lower(), peek
+    assert peek["lxd_socket"] == "Permission denied" and peek["certs"] == "Permission denied", peek
+    # B's container is still there and running (root's view)
+    out = subprocess.run(["lxc", "list", "--project", classroom.project_name(b.name), "--format",
+                          "csv", "-c", "ns"], capture_output=True, text=True, check=True).stdout
+    assert f"vl-cls{RUN}-b,RUNNING" in out
+
+
+CGROUP = """
+import json, os
+from virtlab import cgroups
+cg = cgroups.CourseCgroup("cls{run}-{who}", memory="64MiB", pids=32)
+cg.__enter__()
+print(json.dumps({{"paths": {{k: str(v) for k, v in cg.paths.items()}}}}))
+"""
+
+POKE = """
+import json, os
+res = {{}}
+for p in {paths!r}:
+    for f in ("cgroup.procs", "memory.limit_in_bytes", "pids.max", "memory.max"):
+        fp = os.path.join(p, f)
+        if os.path.exists(fp):
+            try:
+                open(fp, "w").write("1")
+                res[fp] = "written"
+            except OSError as e:
+                res[fp] = e.strerror
+    try:
+        os.rmdir(p); res[p] = "removed"
+    except OSError as e:
+        res[p] = e.strerror
+try:
+    open("{home}/.bashrc").read(); res["home"] = "read"
+except OSError as e:
+    res["home"] = e.strerror
+print(json.dumps(res))
+"""
+
+
+def test_learners_cgroups_and_files_are_their_own(learners):
+    a, b = learners
+    pa = a.run_json(CGROUP.format(run=RUN, who="a"))["paths"]
+    assert pa and all(f"virtlab-learners/{a.name}/" in p for p in pa.values())
+    poke = b.run_json(POKE.format(paths=list(pa.values()), home=pwd.getpwnam(a.name).pw_dir))
+    assert poke and all(v in ("Permission denied", "Operation not permitted") for v in poke.values()), poke
+    assert all(Path(p).is_dir() for p in pa.values())
+    # A's own cleanup removes it
+    a.run("from virtlab import cgroups; print(cgroups.cleanup('vl-cls'))")
+    assert not any(Path(p).exists() for p in pa.values())
+
+
+VM = """
+import json, os
+from virtlab import virt
+import libvirt
+uri = "qemu:///session"
+virt.define_domain(virt.DomainSpec(name="vl-cls{run}-vm-{who}", memory=64), uri=uri)
+conn = libvirt.open(uri)
+print(json.dumps({{"mine": sorted(d.name() for d in conn.listAllDomains()),
+                  "sock": str(virt.session_socket())}}))
+"""
+
+VM_PEEK = """
+import json, libvirt
+res = {{}}
+try:
+    libvirt.open("qemu+unix:///session?socket={sock}")
+    res["other_session"] = "connected"
+except libvirt.libvirtError as e:
+    res["other_session"] = str(e)[:200]
+try:
+    libvirt.open("qemu:///system").listAllDomains()
+    res["system"] = "connected"
+except libvirt.libvirtError as e:
+    res["system"] = str(e)[:200]
+print(json.dumps(res))
+"""
+
+
+def test_learners_vms_are_their_own(learners):
+    a, b = learners
+    va = a.run_json(VM.format(run=RUN, who="a"))
+    vb = b.run_json(VM.format(run=RUN, who="b"))
+    assert f"vl-cls{RUN}-vm-a" in va["mine"] and f"vl-cls{RUN}-vm-b" not in va["mine"]
+    assert f"vl-cls{RUN}-vm-b" in vb["mine"] and f"vl-cls{RUN}-vm-a" not in vb["mine"]
+    peek = b.run_json(VM_PEEK.format(sock=va["sock"]))
+    assert peek["other_session"] != "connected" and peek["system"] != "connected", peek
+
+
+CLEANUP = """
+import json, subprocess, sys, os
+r = subprocess.run([os.path.join(os.path.dirname(sys.executable), "virtlab"), "cleanup"],
+                   capture_output=True, text=True, timeout=180)
+r2 = subprocess.run([os.path.join(os.path.dirname(sys.executable), "virtlab"), "cleanup",
+                     "--all-users"], capture_output=True, text=True, timeout=60)
+print(json.dumps({"rc": r.returncode, "out": r.stdout, "err": r.stderr[-500:],
+                  "all_rc": r2.returncode, "all_err": r2.stderr}))
+"""
+
+
+def test_cleanup_by_a_leaves_b_alone(learners):
+    from virtlab import classroom
+
+    a, b = learners
+    a.run_json(LAUNCH.format(run=RUN, who="a2"))
+    b.run_json(LAUNCH.format(run=RUN, who="b2"))
+    b.run(VM.format(run=RUN, who="b2"))
+    r = a.run_json(CLEANUP)
+    assert r["rc"] == 0, r
+    assert f"vl-cls{RUN}-a2" in r["out"] and f"vl-cls{RUN}-b" not in r["out"], r
+    assert r["all_rc"] == 2 and "needs root" in r["all_err"], r
+    out = subprocess.run(["lxc", "list", "--project", classroom.project_name(b.name), "--format",
+                          "csv", "-c", "n"], capture_output=True, text=True, check=True).stdout
+    assert f"vl-cls{RUN}-b2" in out
+    out_a = subprocess.run(["lxc", "list", "--project", classroom.project_name(a.name), "--format",
+                            "csv", "-c", "n"], capture_output=True, text=True, check=True).stdout
+    assert f"vl-cls{RUN}" not in out_a
+    vb = b.run_json("import json, libvirt; print(json.dumps({'d': sorted(d.name() for d in "
+                    "libvirt.open('qemu:///session').listAllDomains())}))")
+    assert f"vl-cls{RUN}-vm-b2" in vb["d"]
+    b.run("from virtlab import virt, lxd; print(virt.cleanup(), lxd.cleanup())")
+
+
+OVER = """
+import json
+from virtlab import lxd
+made, err = [], None
+try:
+    for i in range(6):
+        made.append(lxd.launch(f"cls{run}-lim{{i}}").name)
+except Exception as e:
+    err = type(e).__name__ + ": " + str(e)
+print(json.dumps({{"made": made, "err": err}}))
+"""
+
+
+def test_exceeding_a_limit_is_a_clear_error_and_the_host_is_fine(learners):
+    a, b = learners
+    before = subprocess.run(["lxc", "list", "--format", "csv", "-c", "ns"], capture_output=True,
+                            text=True, check=True).stdout
+    r = a.run_json(OVER.format(run=RUN))
+    assert r["err"] and "LxdError" in r["err"], r
+    assert "maximum" in r["err"].lower() or "limit" in r["err"].lower(), r
+    assert 1 <= len(r["made"]) <= 3, r  # limits.instances=3 (provisioning's default)
+    # the host: the default project unchanged, the daemon answers, B still works
+    after = subprocess.run(["lxc", "list", "--format", "csv", "-c", "ns"], capture_output=True,
+                           text=True, check=True).stdout
+    assert before == after
+    assert b.run_json(LAUNCH.format(run=RUN, who="b3"))["out"] == f"hello from vl-cls{RUN}-b3"
+    a.run("from virtlab import lxd; print(lxd.cleanup())")
+    b.run("from virtlab import lxd; print(lxd.cleanup())")
+
+
+MEMHOG = """
+import subprocess, sys
+r = subprocess.run([sys.executable, "-c", "x = bytearray(3 << 30)"], capture_output=True, text=True)
+print(r.returncode)
+"""
+
+
+def test_learner_memory_allowance_bites(learners):
+    a, _ = learners
+    rc = int(a.run(MEMHOG).strip().splitlines()[-1])
+    assert rc != 0  # 3 GiB > the learner's 2 GiB allowance: killed or refused, the server lives
+    assert a.run("print(6 * 7)").strip() == "42"
