@@ -80,3 +80,33 @@ def test_every_demo_key_keeps_its_recording():
     keys = set(modes.demos())
     recorded = {p.stem for p in modes.RECORDED_DIR.glob("*.json")}
     assert recorded <= keys, f"recordings whose demo is gone: {sorted(recorded - keys)}"
+
+
+def test_cli_holds_no_string_registry_of_modules():
+    """``virtlab cleanup`` and ``virtlab images build`` find their functions by walking the package."""
+    tree = ast.parse((PKG / "cli.py").read_text())
+    named = [node.value for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and isinstance(node.value, str)
+             and re.fullmatch(r"virtlab\.\w+", node.value) and node.value != "virtlab.bench"]
+    assert named == [], f"cli names modules in strings: {named}"
+
+
+def test_every_resource_owner_is_cleaned_in_order():
+    from virtlab.core import registry
+
+    order = [mod for mod, _ in registry.cleanups()]
+    # every module that defines a top-level cleanup() taking no required argument is found ...
+    owners = set()
+    for p in _modules():
+        for node in ast.parse(p.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name == "cleanup" and not node.args.args[
+                    :len(node.args.args) - len(node.args.defaults)]:
+                owners.add("virtlab." + _rel(p).split("/")[0].removesuffix(".py"))
+    owners -= {"virtlab.bench", "virtlab.kvm"}  # bench's is lxd/virt/netns by prefix; kvm owns nothing
+    assert set(order) == owners
+    # ... instances before the cgroups they ran in, stray processes last
+    assert order.index("virtlab.virt") < order.index("virtlab.cgroups")
+    assert order.index("virtlab.minicontainer") < order.index("virtlab.cgroups")
+    assert order[-1] == "virtlab.orphans"
+    assert list(registry.builders())[:1] == ["rootfs"]
+    assert set(registry.builders()) == {"rootfs", "lxd", "vm", "bootdisk"}

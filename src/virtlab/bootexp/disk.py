@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from virtlab.bootexp.base import DISK_NAME, DISK_SIZE, MARKER_SCRIPT, MARKER_UNIT, BootExpError
+from virtlab.core.registry import builds
 from virtlab.safety import Deadline
 
 
@@ -68,6 +69,7 @@ def build_disk(force: bool = False, *, timeout: float = 1200, tree: Path | None 
     return f"{dest}: built ({used / 2**20:.0f} MiB used of {DISK_SIZE}, {time.monotonic() - t0:.0f} s)"
 
 
+@builds("bootdisk", order=40)
 def build_images(force: bool = False) -> str:
     """``virtlab images build --only bootdisk``: the optional systemd disk of episode 08's
     experiment, built when ``VIRTLAB_BOOT_DISK=1`` (root, the Debian mirror, ~1.5 min)."""

@@ -15,6 +15,7 @@ from virtlab.bootexp.base import (
 )
 from virtlab.bootexp.boots import available_containers, boot_busybox, boot_container, boot_systemd
 from virtlab.bootexp.disk import disk_path
+from virtlab.core.registry import cleans
 
 
 # --------------------------------------------------------------------------- the experiment
@@ -118,6 +119,7 @@ def ratios(data: dict[str, Any], base: str = "minimal+busybox") -> dict[str, dic
                 if m in b and b[m]["median"]} for g, ms in s.items()}
 
 
+@cleans(order=25)
 def cleanup() -> list[str]:
     """Leftover overlays of interrupted runs (the domains go with ``virt.cleanup``)."""
     from virtlab import virt

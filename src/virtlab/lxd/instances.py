@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from virtlab import OWNER_KEY, OWNER_VALUE, daemons, owners
+from virtlab.core.registry import cleans
 from virtlab.lxd.client import (
     DEFAULT_CPU,
     DEFAULT_IMAGE,
@@ -213,6 +214,7 @@ def list_instances(*, client: Any | None = None) -> list[dict[str, Any]]:
             for m in items if _owned(m)]
 
 
+@cleans(order=20)
 def cleanup(match: str | None = None) -> list[str]:
     """Delete every course-owned instance (name prefix AND owner key); return what was removed.
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # =========================================================================== demos (notebook 06)
+from virtlab.core.registry import builds
 from virtlab.virt.base import (
     COURSE_VM_MIN_MIB,
     PVPANIC_MODULES,
@@ -323,6 +324,7 @@ def artefacts(kernel: str | None = None) -> Artefacts:
                        "(or `sudo labs/lab-vm/provision.sh --only libvirt`)")
 
 
+@builds("vm", order=30)
 def build_images(force: bool = False) -> list[str]:
     """Build the course VM (kernels + busybox initramfs) offline; returns the default kernel,
     the initramfs and a line about the minimal kernel (built, cached, or why the stock one is
