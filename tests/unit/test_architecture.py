@@ -110,3 +110,29 @@ def test_every_resource_owner_is_cleaned_in_order():
     assert order[-1] == "virtlab.orphans"
     assert list(registry.builders())[:1] == ["rootfs"]
     assert set(registry.builders()) == {"rootfs", "lxd", "vm", "bootdisk"}
+
+
+#: lesson-layer modules that talk to the learner directly (exercise checks, graded labs) and the
+#: mode hub that renders banners; plus two named functions with their reasons
+PRINTING_MODULES = ("checks/", "labs/", "modes.py", "cli.py")
+PRINTING_FUNCTIONS = {
+    ("claims.py", "summary"): "episode 09's tally view (the notebook calls it to show the table)",
+    ("lxd/demos.py", "tidy"): "the exercise's tidy-up cell reports what it removed",
+}
+
+
+def test_the_library_layer_prints_nothing():
+    """Library functions return values; only views (``views.py``, ``show*``), command-line ``main``
+    functions and the lesson layer print."""
+    offenders = []
+    for p in _modules():
+        rel = _rel(p)
+        if rel.endswith("views.py") or rel.startswith(PRINTING_MODULES):
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            if not isinstance(node, ast.FunctionDef) or node.name.lstrip("_").startswith("show") \
+                    or node.name == "main" or (rel, node.name) in PRINTING_FUNCTIONS:
+                continue
+            if any(isinstance(n, ast.Call) and getattr(n.func, "id", None) == "print" for n in ast.walk(node)):
+                offenders.append(f"{rel}:{node.name}")
+    assert offenders == [], f"library functions that print (return a value; let a view show it): {offenders}"
