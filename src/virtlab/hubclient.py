@@ -128,3 +128,21 @@ class Learner:
     def run_json(self, code: str, timeout: float = 240) -> dict:
         lines = self.run(code, timeout).strip().splitlines()
         return json.loads(lines[-1])
+
+    def git_pull(self, repo: str, *, branch: str = "main", targetpath: str, timeout: float = 120) -> list[dict]:
+        """What an nbgitpuller link does in this learner's server: clone ``repo`` into
+        ``~/targetpath`` the first time, merge upstream changes later (keeping the learner's own
+        edits). Returns nbgitpuller's progress events; the last one's ``phase`` is ``finished``
+        or ``error``."""
+        r = requests.get(f"{HUB}/user/{self.name}/git-pull/api", headers=self.auth, stream=True,
+                         params={"repo": repo, "branch": branch, "targetpath": targetpath},
+                         timeout=(30, timeout))
+        assert r.status_code == 200, f"git-pull for {self.name}: {r.status_code} {r.text[:300]}"
+        events = []
+        for line in r.iter_lines(decode_unicode=True):
+            if line and line.startswith("data: "):
+                events.append(json.loads(line[len("data: "):]))
+                if events[-1].get("phase") in ("finished", "error"):
+                    break
+        r.close()
+        return events

@@ -320,3 +320,63 @@ def test_learner_memory_allowance_bites(learners):
     rc = int(a.run(MEMHOG).strip().splitlines()[-1])
     assert rc != 0  # 3 GiB > the learner's 2 GiB allowance: killed or refused, the server lives
     assert a.run("print(6 * 7)").strip() == "42"
+
+
+def _git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", "-c", "user.name=teacher", "-c", "user.email=teacher@example.invalid",
+                    *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def upstream(tmp_path_factory):
+    """The teacher's course repository, served over HTTP on 127.0.0.1 (git's "dumb" protocol, a
+    thread of this test): what a GitHub URL in an nbgitpuller link is on a connected host."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path_factory.mktemp("upstream")
+    work = root / "work"
+    work.mkdir()
+    _git("init", "-q", "-b", "main", cwd=work)
+    (work / "lesson.md").write_text("lesson v1\n")
+    (work / "answers.md").write_text("# your answers\n")
+    _git("add", "-A", cwd=work)
+    _git("commit", "-q", "-m", "v1", cwd=work)
+    _git("clone", "-q", "--bare", str(work), str(root / "course.git"), cwd=root)
+    _git("update-server-info", cwd=root / "course.git")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield work, root / "course.git", f"http://127.0.0.1:{srv.server_address[1]}/course.git"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_an_nbgitpuller_link_updates_the_learners_copy_and_keeps_their_work(learners, upstream):
+    a, _ = learners
+    work, bare, url = upstream
+    target = f"course-{RUN}"
+    events = a.git_pull(url, targetpath=target)
+    assert events and events[-1]["phase"] == "finished", events
+    # the learner answers in their copy (through their own kernel)
+    a.run(f"import os; open(os.path.expanduser('~/{target}/answers.md'), 'a').write('my answer\\n')")
+    # the teacher updates the lesson upstream
+    (work / "lesson.md").write_text("lesson v2\n")
+    _git("commit", "-q", "-am", "v2", cwd=work)
+    _git("push", "-q", str(bare), "main", cwd=work)
+    _git("update-server-info", cwd=bare)
+    events = a.git_pull(url, targetpath=target)
+    assert events and events[-1]["phase"] == "finished", events
+    got = a.run_json(f"""
+import json, os, shutil
+d = os.path.expanduser('~/{target}')
+r = {{"lesson": open(os.path.join(d, 'lesson.md')).read(), "answers": open(os.path.join(d, 'answers.md')).read(),
+      "owner": os.stat(d).st_uid == os.getuid()}}
+shutil.rmtree(d)
+print(json.dumps(r))""")
+    assert got["lesson"] == "lesson v2\n", got  # the update arrived
+    assert got["answers"] == "# your answers\nmy answer\n", got  # and the learner's work stayed
+    assert got["owner"], got

@@ -34,7 +34,9 @@ MEMORY_MIB = 128
 TB_CACHE_MIB = 32
 
 
-DISK_NAME = "debian-systemd.ext4"
+#: versioned: a changed recipe builds a new disk (2: with udev — without it systemd never sees
+#: /dev/ttyS0 and its serial getty waited 90 s for the device before giving up)
+DISK_NAME = "debian-systemd-2.ext4"
 
 
 DISK_SIZE = "1G"
@@ -73,6 +75,7 @@ MARKER_SCRIPT = r"""#!/bin/sh
 state=$(systemctl is-system-running --wait)
 {
   echo "VIRTLAB-SYSTEMD state=$state units=$(systemctl list-units --state=active --no-legend --plain | wc -l)"
+  echo "VIRTLAB-FAILED $(systemctl --failed --no-legend --plain | cut -d' ' -f1 | tr '\n' ' ')"
   echo "VIRTLAB-TS $(systemctl show -P UserspaceTimestampMonotonic) $(systemctl show -P FinishTimestampMonotonic) $(systemctl show -P ActiveEnterTimestampMonotonic sysinit.target)"
   systemd-analyze time 2>&1 | head -1 | sed 's/^/VIRTLAB-ANALYZE /'
   systemd-analyze blame --no-pager 2>&1 | head -5 | sed 's/^/VIRTLAB-BLAME /'

@@ -75,13 +75,15 @@ def boot_systemd(*, memory: int = MEMORY_MIB, tb_cache: int | None = TB_CACHE_MI
             st = re.search(r"VIRTLAB-SYSTEMD state=(\S+) units=(\d+)", text)
             blame = [ln.split("VIRTLAB-BLAME ", 1)[1].strip() for ln in text.splitlines()
                      if "VIRTLAB-BLAME " in ln]
+            failed = next((ln.split("VIRTLAB-FAILED", 1)[1].split() for ln in text.splitlines()
+                           if "VIRTLAB-FAILED" in ln), [])
             analyze = next((ln.split("VIRTLAB-ANALYZE ", 1)[1].strip() for ln in text.splitlines()
                             if "VIRTLAB-ANALYZE " in ln), "")
             time.sleep(settle_s)
             out: dict[str, Any] = {"wall_s": wall, "host_s": wall - up, "release": g.marker["release"],
                                    "state": st.group(1) if st else None,
                                    "active_units": int(st.group(2)) if st else None,
-                                   "analyze": analyze, "blame": blame, **_memory(g)}
+                                   "analyze": analyze, "blame": blame, "failed_units": failed, **_memory(g)}
             if ts:
                 user, finish, sysinit = (int(x) / 1e6 for x in ts.groups())
                 out.update(kernel_s=user, init_s=sysinit - user, services_s=finish - sysinit)

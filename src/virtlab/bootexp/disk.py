@@ -31,7 +31,7 @@ def _apt_source() -> tuple[str, str]:
 
 
 def build_disk(force: bool = False, *, timeout: float = 1200, tree: Path | None = None) -> str:
-    """debootstrap Debian (minbase + systemd-sysv) and pack it into an ext4 image with
+    """debootstrap Debian (minbase + systemd-sysv + udev) and pack it into an ext4 image with
     ``mkfs.ext4 -d`` (no loop device, no mount). Needs root (debootstrap) and the Debian
     mirror; about a minute and a half. Idempotent. ``tree``: use this debootstrapped root
     (copied, not changed) instead of running debootstrap."""
@@ -53,7 +53,7 @@ def build_disk(force: bool = False, *, timeout: float = 1200, tree: Path | None 
             res = subprocess.run(["cp", "-a", str(tree), str(root)], capture_output=True, text=True,
                                  timeout=d.remaining(), check=False)
         else:
-            res = subprocess.run(["debootstrap", "--variant=minbase", "--include=systemd-sysv",
+            res = subprocess.run(["debootstrap", "--variant=minbase", "--include=systemd-sysv,udev",
                                   suite, str(root), mirror], capture_output=True, text=True,
                                  timeout=d.remaining(), check=False)
         if res.returncode != 0:
