@@ -30,12 +30,27 @@ def _learners() -> list[str]:
         return []
 
 
+def _hub_answers() -> bool:
+    import urllib.request
+
+    from virtlab.hubclient import HUB
+
+    try:
+        urllib.request.urlopen(f"{HUB}/hub/api/", timeout=3).close()  # noqa: S310 - loopback
+    except OSError:
+        return False
+    return True
+
+
 pytestmark = [
     pytest.mark.live,
     pytest.mark.timeout(900),  # servers and per-user libvirtd start slowly on a loaded 2-core host
     pytest.mark.skipif(os.geteuid() != 0, reason="root sets the learners' passwords"),
     pytest.mark.skipif(len(_learners()) < 2,
                        reason="no classroom here: `provision.sh --classroom --learners a,b`"),
+    pytest.mark.skipif(len(_learners()) >= 2 and not _hub_answers(),
+                       reason="the classroom's hub does not answer on 127.0.0.1: "
+                              "`sudo labs/classroom/classroom.sh start`"),
 ]
 
 
