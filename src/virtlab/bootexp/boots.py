@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import Any
 
+from virtlab import PREFIX
 from virtlab.bootexp.base import CONTAINERS, MEMORY_MIB, SYSTEMD_CMDLINE, TB_CACHE_MIB, BootExpError
 from virtlab.bootexp.disk import disk_path
 from virtlab.safety import Deadline
@@ -59,7 +60,7 @@ def boot_systemd(*, memory: int = MEMORY_MIB, tb_cache: int | None = TB_CACHE_MI
     if qemu_img is None:
         raise BootExpError("qemu-img is needed: apt-get install qemu-utils")
     name = f"bootexp-systemd-{uuid.uuid4().hex[:4]}"
-    overlay = virt._disk_dir() / f"{virt.PREFIX}{name}.qcow2"
+    overlay = virt._disk_dir() / f"{PREFIX}{name}.qcow2"
     subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(base),
                     str(overlay)], check=True, capture_output=True, timeout=30)
     os.chmod(overlay, 0o644)

@@ -5,6 +5,7 @@ import contextlib
 import statistics
 from typing import Any
 
+from virtlab import PREFIX
 from virtlab.bootexp.base import (
     CONTAINER_METRICS,
     GUESTS,
@@ -126,7 +127,7 @@ def cleanup() -> list[str]:
 
     removed = []
     d = virt._disk_dir()
-    for p in d.glob(f"{virt.PREFIX}bootexp-*.qcow2"):
+    for p in d.glob(f"{PREFIX}bootexp-*.qcow2"):
         with contextlib.suppress(OSError):
             p.unlink()
             removed.append(str(p))
