@@ -32,7 +32,7 @@ if "$BIN/python" -c "import xdist" 2>/dev/null; then
   XDIST=(-n "$(nproc 2>/dev/null | awk '{print ($1 > 4) ? 4 : $1}')")
 fi
 
-SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/virtlab-test.XXXXXX")"
+SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/vlt.XXXXXX")"  # short: unix socket paths below it must fit 107 bytes
 trap 'rm -rf "$SCRATCH"' EXIT
 mkdir -p "$SCRATCH/bench" "$SCRATCH/tmp"
 

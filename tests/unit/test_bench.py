@@ -138,7 +138,7 @@ def test_demanded_live_demo_fails_rather_than_skipping_a_target(monkeypatch, tmp
 def test_a_learner_skips_only_the_network_metrics_that_need_root(monkeypatch):
     from virtlab import bench
 
-    assert bench.not_measured() == bench.NOT_MEASURED or bench.os.geteuid() != 0
+    assert bench.not_measured() == bench.NOT_MEASURED or os.geteuid() != 0
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     nm = bench.not_measured()
     for target in ("ns", "lxd"):  # both make named network namespaces (ip netns add)

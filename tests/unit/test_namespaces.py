@@ -230,9 +230,9 @@ def test_the_helper_ends_with_its_caller():
     """The helper is one small process per caller; when the caller goes, so does the helper."""
     import time
 
-    _start_types()
+    types = _start_types()  # a learner needs a user namespace beside uts
     code = ("from virtlab import namespaces as ns; from virtlab.namespaces import direct; "
-            "ns.run_command(['true'], ['uts']); print(direct._spawner.proc.pid, flush=True)")
+            f"ns.run_command(['true'], {list(types)!r}); print(direct._spawner.proc.pid, flush=True)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          check=True).stdout
     pid = int(out.split()[-1])
