@@ -28,8 +28,6 @@ BAD_NAMES = ["Web", "web_1", "x" * 70, "web;rm -rf /", "web$(id)", "web 1", "-we
 
 
 @pytest.fixture
-
-@pytest.fixture
 def tmp_path():
     """A short folder: a unix socket's path must fit in 107 bytes, and pytest's own tmp_path under
     tools/test.sh's private TMPDIR and an xdist worker's folder does not (a learner's run failed)."""
@@ -38,6 +36,7 @@ def tmp_path():
     shutil.rmtree(d, ignore_errors=True)
 
 
+@pytest.fixture
 def no_daemon(patch_pkg):
     """Make any attempt to reach LXD fail loudly: validation must come first."""
     def boom(*a, **k):
