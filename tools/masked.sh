@@ -5,7 +5,8 @@
 #
 #   tools/masked.sh [--no-busybox] [--no-kvm] -- COMMAND...
 #
-# Hidden: LXD/Incus/libvirt sockets (an empty tmpfs over their run/state folders), QEMU,
+# Hidden: LXD/Incus/libvirt sockets and the classroom's state (an empty tmpfs over their run/state
+# folders), QEMU,
 # newuidmap/newgidmap, lxc/lxd/incus/virsh/libvirtd, chromium; with --no-busybox the static
 # busybox too (set-up must then fetch its own), with --no-kvm /dev/kvm (as on Binder).
 set -euo pipefail
@@ -24,7 +25,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ $# -gt 0 ] || { echo "usage: $0 [--no-busybox] [--no-kvm] -- COMMAND..." >&2; exit 2; }
-for d in /var/lib/lxd /var/snap/lxd/common/lxd /var/lib/incus /run/libvirt /var/run/libvirt; do
+for d in /var/lib/lxd /var/snap/lxd/common/lxd /var/lib/incus /run/libvirt /var/run/libvirt \
+    /var/lib/virtlab-classroom /run/virtlab-classroom; do
   [ -d "$d" ] && ! [ -L "$d" ] && mount -t tmpfs -o size=1m,mode=0755 vl-masked "$d"
 done
 tools=(qemu-system-x86_64 qemu-system-i386 newuidmap newgidmap lxc lxd incus virsh libvirtd chromium)
