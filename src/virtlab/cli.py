@@ -16,16 +16,6 @@ from collections.abc import Sequence
 from virtlab import probe
 from virtlab.safety import VirtlabError
 
-#: modules that own resources: each has ``cleanup() -> list[str]``
-CLEANUP_MODULES = ("virtlab.virt", "virtlab.lxd", "virtlab.minicontainer", "virtlab.namespaces",
-                   "virtlab.cgroups", "virtlab.security", "virtlab.orphans")
-#: image builders: name -> (module, function)
-IMAGE_BUILDERS = {
-    "rootfs": ("virtlab.rootfs", "default_rootfs"),
-    "lxd": ("virtlab.lxd", "build_images"),
-    "vm": ("virtlab.virt", "build_images"),
-}
-
 
 def _table(rows: Sequence[tuple[str, str, str]]) -> str:
     w = max(len(r[0]) for r in rows)
@@ -88,14 +78,15 @@ def _import_attr(mod: str, attr: str):  # noqa: ANN202
 
 
 def cmd_images(args: argparse.Namespace) -> int:
-    names = args.only.split(",") if args.only else list(IMAGE_BUILDERS)
+    from virtlab.core import registry
+
+    known = registry.builders()  # every @builds function of the package, in build order
+    names = args.only.split(",") if args.only else list(known)
     for name in names:
-        if name not in IMAGE_BUILDERS:
-            raise ValueError(f"unknown image {name!r}; known: {', '.join(IMAGE_BUILDERS)}")
-        fn = _import_attr(*IMAGE_BUILDERS[name])
-        if fn is None:
-            print(f"{name}: no builder in this version")
-            continue
+        if name not in known:
+            raise ValueError(f"unknown image {name!r}; known: {', '.join(known)}")
+    for name in names:
+        fn = known[name]
         print(f"{name}: building ...", flush=True)
         print(f"{name}: {fn(force=args.force)}")
     return 0
@@ -116,11 +107,10 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
+    from virtlab.core import registry
+
     failures = 0
-    for mod in CLEANUP_MODULES:
-        fn = _import_attr(mod, "cleanup")
-        if fn is None:
-            continue
+    for mod, fn in registry.cleanups():  # every @cleans function of the package, in order
         try:
             removed = fn()
         except Exception as err:  # noqa: BLE001 - report every module, then fail once
@@ -149,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     i = sub.add_parser("images", help="build the course images offline")
     isub = i.add_subparsers(dest="action", required=True)
     b = isub.add_parser("build", help="build images (busybox rootfs, LXD images, tiny VM)")
-    b.add_argument("--only", help=f"comma-separated subset of: {', '.join(IMAGE_BUILDERS)}")
+    b.add_argument("--only", help="comma-separated image names (an unknown name lists the known ones)")
     b.add_argument("--force", action="store_true", help="rebuild even if present")
     b.set_defaults(func=cmd_images)
     r = sub.add_parser("record", help="re-record demos by running them live")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import psutil
 
 from virtlab import PREFIX, probe
+from virtlab.core.registry import cleans
 from virtlab.safety import Deadline
 
 _LXC_MONITOR = re.compile(r"^\[lxc monitor\] (\S+) (\S+)")
@@ -110,6 +111,7 @@ def _kill_tree(pid: int) -> None:
             os.kill(p.pid, signal.SIGKILL)
 
 
+@cleans(order=90)  # last: whatever the daemons no longer list
 def cleanup(prefix: str = PREFIX, timeout: float = 10.0) -> list[str]:
     """End the course's orphaned processes (root only: they are not a learner's to signal)."""
     if not probe.is_root():

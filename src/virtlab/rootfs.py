@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from virtlab.core.registry import builds
 from virtlab.safety import VirtlabError
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/sbin/busybox")
@@ -129,6 +130,7 @@ def build_busybox_tree(dest: Path, *, hostname: str = "vl-box", force: bool = Fa
     return dest
 
 
+@builds("rootfs", order=10)  # the others are made from it
 def default_rootfs(force: bool = False) -> Path:
     """The shared busybox root filesystem under :func:`data_dir`."""
     return build_busybox_tree(data_dir() / "rootfs-busybox", force=force)

@@ -80,3 +80,59 @@ def test_every_demo_key_keeps_its_recording():
     keys = set(modes.demos())
     recorded = {p.stem for p in modes.RECORDED_DIR.glob("*.json")}
     assert recorded <= keys, f"recordings whose demo is gone: {sorted(recorded - keys)}"
+
+
+def test_cli_holds_no_string_registry_of_modules():
+    """``virtlab cleanup`` and ``virtlab images build`` find their functions by walking the package."""
+    tree = ast.parse((PKG / "cli.py").read_text())
+    named = [node.value for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and isinstance(node.value, str)
+             and re.fullmatch(r"virtlab\.\w+", node.value) and node.value != "virtlab.bench"]
+    assert named == [], f"cli names modules in strings: {named}"
+
+
+def test_every_resource_owner_is_cleaned_in_order():
+    from virtlab.core import registry
+
+    order = [mod for mod, _ in registry.cleanups()]
+    # every module that defines a top-level cleanup() taking no required argument is found ...
+    owners = set()
+    for p in _modules():
+        for node in ast.parse(p.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name == "cleanup" and not node.args.args[
+                    :len(node.args.args) - len(node.args.defaults)]:
+                owners.add("virtlab." + _rel(p).split("/")[0].removesuffix(".py"))
+    owners -= {"virtlab.bench", "virtlab.kvm"}  # bench's is lxd/virt/netns by prefix; kvm owns nothing
+    assert set(order) == owners
+    # ... instances before the cgroups they ran in, stray processes last
+    assert order.index("virtlab.virt") < order.index("virtlab.cgroups")
+    assert order.index("virtlab.minicontainer") < order.index("virtlab.cgroups")
+    assert order[-1] == "virtlab.orphans"
+    assert list(registry.builders())[:1] == ["rootfs"]
+    assert set(registry.builders()) == {"rootfs", "lxd", "vm"}
+
+
+#: lesson-layer modules that talk to the learner directly (exercise checks, graded labs) and the
+#: mode hub that renders banners; plus two named functions with their reasons
+PRINTING_MODULES = ("checks/", "labs/", "modes.py", "cli.py")
+PRINTING_FUNCTIONS = {
+    ("claims.py", "summary"): "episode 09's tally view (the notebook calls it to show the table)",
+    ("lxd/demos.py", "tidy"): "the exercise's tidy-up cell reports what it removed",
+}
+
+
+def test_the_library_layer_prints_nothing():
+    """Library functions return values; only views (``views.py``, ``show*``), command-line ``main``
+    functions and the lesson layer print."""
+    offenders = []
+    for p in _modules():
+        rel = _rel(p)
+        if rel.endswith("views.py") or rel.startswith(PRINTING_MODULES):
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            if not isinstance(node, ast.FunctionDef) or node.name.lstrip("_").startswith("show") \
+                    or node.name == "main" or (rel, node.name) in PRINTING_FUNCTIONS:
+                continue
+            if any(isinstance(n, ast.Call) and getattr(n.func, "id", None) == "print" for n in ast.walk(node)):
+                offenders.append(f"{rel}:{node.name}")
+    assert offenders == [], f"library functions that print (return a value; let a view show it): {offenders}"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from virtlab import PREFIX, probe
 from virtlab.cgroups.files import CgroupError, _read, _write
+from virtlab.core.registry import cleans
 from virtlab.safety import (
     Deadline,
 )
@@ -89,6 +90,7 @@ def course_cgroup_dirs(prefix: str = PREFIX) -> list[Path]:
     return found
 
 
+@cleans(order=50)
 def cleanup(prefix: str = PREFIX) -> list[str]:
     """Kill the processes in, and remove, every course cgroup (``vl-*``); returns what went."""
     dirs = course_cgroup_dirs(prefix)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from virtlab import OWNER_VALUE, core, rootfs
+from virtlab.core.registry import builds
 from virtlab.lxd.client import (
     DEFAULT_IMAGE,
     IMAGE_OWNER_PROPERTY,
@@ -139,6 +140,7 @@ def _present(client: Any, alias: str) -> str | None:
     return f"{alias}: present (not built by the course)"
 
 
+@builds("lxd", order=20)
 def build_images(force: bool = False, *, debian: bool | None = None) -> list[str]:
     """Build and import the course images; returns one line per image.
 

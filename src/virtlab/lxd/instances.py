@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtlab import OWNER_KEY, OWNER_VALUE, daemons
+from virtlab.core.registry import cleans
 from virtlab.lxd.client import (
     DEFAULT_CPU,
     DEFAULT_IMAGE,
@@ -210,6 +211,7 @@ def list_instances(*, client: Any | None = None) -> list[dict[str, Any]]:
             for m in items if _owned(m)]
 
 
+@cleans(order=20)
 def cleanup(match: str | None = None) -> list[str]:
     """Delete every course-owned instance (name prefix AND owner key); return what was removed.
 

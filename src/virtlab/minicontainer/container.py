@@ -15,6 +15,7 @@ from typing import Any
 from virtlab import PREFIX, _sys, probe, rootfs
 from virtlab import cgroups as cg
 from virtlab import namespaces as ns
+from virtlab.core.registry import cleans
 from virtlab.safety import Deadline, VirtlabError, check_int, course_name, parse_size
 
 TYPES = ("mnt", "uts", "ipc", "net", "pid", "cgroup")
@@ -270,6 +271,7 @@ def running(prefix: str = PREFIX) -> dict[str, list[int]]:
     return found
 
 
+@cleans(order=30)  # before cgroups: their cgroups go with cgroups.cleanup
 def cleanup(prefix: str = PREFIX) -> list[str]:
     """Kill course containers left running (their cgroups go with ``cgroups.cleanup``)."""
     if not prefix.startswith(PREFIX):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from virtlab import PREFIX, _sys, core
+from virtlab.core.registry import cleans
 from virtlab.namespaces.launcher import Launched, Spec, collect, launch, run
 from virtlab.namespaces.procns import NamespaceError, list_namespaces
 from virtlab.safety import Deadline, check_int, course_name
@@ -188,6 +189,7 @@ def course_links() -> list[str]:
     return sorted(n for _, n in socket.if_nameindex() if n.startswith(PREFIX))
 
 
+@cleans(order=40)
 def cleanup(prefix: str = PREFIX) -> list[str]:
     """Remove course network namespaces and stray course veths; returns what went."""
     if not prefix.startswith(PREFIX):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from virtlab import PREFIX, modes
+from virtlab.core.registry import cleans
 from virtlab.safety import Deadline
 from virtlab.security.attempts import (
     host_baseline,
@@ -113,6 +114,7 @@ def demo_panic(backend: modes.Backend) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- cleanup
+@cleans(order=60)
 def cleanup() -> list[str]:
     """Remove scratch directories the probes left (only ``vl-sec-*`` in the temp dir)."""
     removed = []

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # =========================================================================== demos (notebook 06)
+from virtlab.core.registry import builds
 from virtlab.virt.base import PVPANIC_MODULES, SYSTEM_VM_DIR, VM_SUBDIR, MissingImage, VirtError
 
 # =========================================================================== building the VM
@@ -254,6 +255,7 @@ def artefacts() -> Artefacts:
                        "(or `sudo labs/lab-vm/provision.sh --only libvirt`)")
 
 
+@builds("vm", order=30)
 def build_images(force: bool = False) -> list[str]:
     """Build the course VM (kernel + busybox initramfs) offline; returns the files made/kept.
 

@@ -13,8 +13,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-# =========================================================================== demos (notebook 06)
 from virtlab import LIBVIRT_METADATA_NS, OWNER_VALUE, PREFIX, modes
+
+# =========================================================================== demos (notebook 06)
+from virtlab.core.registry import cleans
 from virtlab.safety import (
     cleanup_all,
     course_name,
@@ -190,6 +192,7 @@ def course_domains(conn: Any) -> list[str]:
     return sorted(d.name() for d in conn.listAllDomains() if is_course_domain(d))
 
 
+@cleans(order=10)  # VMs first: their disks and the daemons' lists
 def cleanup(uris: tuple[str, ...] | None = None, *, prefix: str = PREFIX) -> list[str]:
     """Destroy + undefine course domains (``vl-`` name *and* course metadata) only.
 
