@@ -56,15 +56,16 @@ no_daemon_tests() {
     while read -r kind nb why; do
       if [ "$kind" = strict ]; then STRICT+=("$nb"); else LAX+=("$nb"); echo "[test] lax, not strict: $nb ($why)"; fi
     done < <(VIRTLAB_MODE=embedded "$BIN/python" tools/strict_plan.py $NOTEBOOKS)
-    # --dist loadscope: every cell of one notebook in the same worker (one kernel, in order)
+    # one kernel at a time: kernels started side by side by xdist workers raced for their ports
+    # ("Kernel died before replying to kernel_info", seen in a non-root clean-clone run)
     if [ ${#STRICT[@]} -gt 0 ]; then
       env VIRTLAB_MODE=embedded "$BIN/pytest" --nbval "${STRICT[@]}" --nbval-sanitize-with \
-        tests/notebooks/sanitize.cfg -p no:cacheprovider -q ${XDIST[@]:+"${XDIST[@]}" --dist loadscope} \
+        tests/notebooks/sanitize.cfg -p no:cacheprovider -q \
         || { echo "[test] FAILED: strict notebooks"; rc=1; }
     fi
     if [ ${#LAX[@]} -gt 0 ]; then
       env VIRTLAB_MODE=embedded "$BIN/pytest" --nbval-lax "${LAX[@]}" -p no:cacheprovider -q \
-        ${XDIST[@]:+"${XDIST[@]}" --dist loadscope} || { echo "[test] FAILED: lax notebooks"; rc=1; }
+        || { echo "[test] FAILED: lax notebooks"; rc=1; }
     fi
   fi
   return "$rc"
