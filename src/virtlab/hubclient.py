@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 import uuid
+from typing import Any
 
 import requests
 
@@ -23,6 +25,15 @@ class Learner:
         self.s = requests.Session()
         self.token = ""
         self.kernel = ""
+        #: one session id for every websocket of this learner: the server buffers the kernel's
+        #: messages for it between connections and replays them (as JupyterLab does)
+        self.session = uuid.uuid4().hex
+        # like a browser tab: one websocket to the kernel, kept open across cells, its event loop
+        # always running in a thread (the server pings every 30 s and closes a connection that
+        # does not answer); a connection per cell loses output when the server swaps connections
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ws: Any = None
 
     def login(self) -> None:
         r = self.s.get(f"{HUB}/hub/login", timeout=30)
@@ -54,6 +65,7 @@ class Learner:
         raise AssertionError(f"{self.name}'s server did not become ready in {timeout} s")
 
     def stop_server(self) -> None:
+        self.close()
         requests.delete(f"{HUB}/hub/api/users/{self.name}/server", headers=self.auth, timeout=60)
 
     def start_kernel(self) -> None:
@@ -64,28 +76,56 @@ class Learner:
 
     def run(self, code: str, timeout: float = 240) -> str:
         """Execute ``code`` as a notebook cell in this learner's kernel; return its stdout."""
-        return asyncio.run(self._run(code, timeout))
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                            name=f"hubclient-{self.name}")
+            self._thread.start()
+        fut = asyncio.run_coroutine_threadsafe(self._run(code, timeout), self._loop)
+        return fut.result(timeout + 60)
 
-    async def _run(self, code: str, timeout: float) -> str:
+    def close(self) -> None:
+        """Close the kernel websocket and its event loop (``stop_server`` does)."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        if self._ws is not None:
+            loop.call_soon_threadsafe(self._ws.close)
+            self._ws = None
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        loop.close()
+
+    async def _channel(self, timeout: float) -> Any:
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
-        url = f"ws{HUB[4:]}/user/{self.name}/api/kernels/{self.kernel}/channels"
-        ws = await websocket_connect(HTTPRequest(url, headers=self.auth, request_timeout=30))
-        await self._wait_ready(ws, timeout)
+        if self._ws is None:
+            url = (f"ws{HUB[4:]}/user/{self.name}/api/kernels/{self.kernel}/channels"
+                   f"?session_id={self.session}")
+            ws = await websocket_connect(HTTPRequest(url, headers=self.auth, request_timeout=30))
+            await self._wait_ready(ws, timeout)
+            self._ws = ws
+        return self._ws
+
+    async def _run(self, code: str, timeout: float) -> str:
+        ws = await self._channel(timeout)
         msg_id = uuid.uuid4().hex
         ws.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "username": self.name, "session": uuid.uuid4().hex,
+            "header": {"msg_id": msg_id, "username": self.name, "session": self.session,
                        "msg_type": "execute_request", "version": "5.3"},
             "parent_header": {}, "metadata": {}, "channel": "shell",
             "content": {"code": code, "silent": False, "store_history": False,
                         "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
-        out, err, status = [], [], None
+        out, err, status, idle = [], [], None, False
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             raw = await asyncio.wait_for(ws.read_message(), timeout=max(1.0, end - time.monotonic()))
             if raw is None:
-                break
+                self._ws = None  # the next cell connects again
+                raise AssertionError(f"{self.name}'s kernel websocket closed during a cell")
             m = json.loads(raw)
             if m.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
@@ -96,21 +136,24 @@ class Learner:
                 err.append("\n".join(m["content"]["traceback"]))
             elif t == "execute_reply":
                 status = m["content"]["status"]
-            elif t == "status" and m["content"]["execution_state"] == "idle" and status:
+            elif t == "status" and m["content"]["execution_state"] == "idle":
+                idle = True  # iopub: every output of the cell came before it
+            if idle and status:  # the two channels are not ordered: either may come first
                 break
-        ws.close()
         assert status == "ok", f"{self.name}'s cell failed: {''.join(err)[-3000:]}"
         return "".join(out)
 
     async def _wait_ready(self, ws: object, timeout: float) -> None:
-        """A request sent before the kernel answers may be dropped: ask kernel_info until then."""
+        """A request sent before the kernel's channels are connected may be dropped, or its output
+        lost: ask kernel_info until both its reply (shell) and its busy/idle (iopub) arrive."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             mid = uuid.uuid4().hex
             ws.write_message(json.dumps({  # type: ignore[attr-defined]
-                "header": {"msg_id": mid, "username": self.name, "session": uuid.uuid4().hex,
+                "header": {"msg_id": mid, "username": self.name, "session": self.session,
                            "msg_type": "kernel_info_request", "version": "5.3"},
                 "parent_header": {}, "metadata": {}, "channel": "shell", "content": {}}))
+            seen: set[str] = set()
             t = time.monotonic() + 3
             while time.monotonic() < t:
                 try:
@@ -120,10 +163,11 @@ class Learner:
                 if raw is None:
                     raise AssertionError(f"{self.name}'s kernel websocket closed")
                 m = json.loads(raw)
-                if (m.get("parent_header", {}).get("msg_id") == mid
-                        and m["header"]["msg_type"] == "kernel_info_reply"):
-                    return
-        raise AssertionError(f"{self.name}'s kernel did not answer in {timeout} s")
+                if m.get("parent_header", {}).get("msg_id") == mid:
+                    seen.add(m.get("channel") or m["header"]["msg_type"])
+                    if {"shell", "iopub"} <= seen:
+                        return
+        raise AssertionError(f"{self.name}'s kernel did not answer on both channels in {timeout} s")
 
     def run_json(self, code: str, timeout: float = 240) -> dict:
         lines = self.run(code, timeout).strip().splitlines()

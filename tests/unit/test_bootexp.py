@@ -70,3 +70,21 @@ def test_disk_is_optional_in_images_build(monkeypatch):
 def test_unknown_guest_is_refused():
     with pytest.raises(ValueError, match="unknown guest"):
         bootexp.run(1, guests=("windows+systemd",))
+
+
+def test_the_demo_is_an_optional_extra_and_a_learner_gets_the_recording(monkeypatch):
+    """Without root (a learner) or without the disk, the cell replays the recording even where
+    live is demanded, labelled with what is missing; root with every guest runs it live."""
+    from virtlab import modes
+    from virtlab.bootexp import demos
+
+    d = modes.demos()["bootexp.startup"]
+    assert d.optional
+    learner = modes.Backend("libvirt", "live", "qemu:///session", forced=True, privileged=False)
+    assert "root" in d.requires(learner)
+    root = modes.Backend("libvirt", "live", "qemu:///system", forced=True, privileged=True)
+    monkeypatch.setattr(demos, "available_guests", lambda: {"minimal+busybox": None,
+                                                            "minimal+systemd": "no systemd disk"})
+    assert "no systemd disk" in d.requires(root)
+    monkeypatch.setattr(demos, "available_guests", lambda: {"minimal+busybox": None})
+    assert d.requires(root) is None
