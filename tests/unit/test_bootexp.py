@@ -80,9 +80,11 @@ def test_the_demo_is_an_optional_extra_and_a_learner_gets_the_recording(monkeypa
 
     d = modes.demos()["bootexp.startup"]
     assert d.optional
-    learner = modes.Backend("libvirt", "live", "qemu:///session", forced=True, privileged=False)
-    assert "root" in d.requires(learner)
-    root = modes.Backend("libvirt", "live", "qemu:///system", forced=True, privileged=True)
+    backend = modes.Backend("libvirt", "live", "libvirt", forced=True)
+    monkeypatch.setattr(demos.os, "geteuid", lambda: 1000)
+    assert "root" in d.requires(backend)
+    monkeypatch.setattr(demos.os, "geteuid", lambda: 0)
+    root = backend
     monkeypatch.setattr(demos, "available_guests", lambda: {"minimal+busybox": None,
                                                             "minimal+systemd": "no systemd disk"})
     assert "no systemd disk" in d.requires(root)
