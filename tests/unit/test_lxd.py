@@ -457,3 +457,36 @@ def test_unreadable_pool_fails_when_live_is_demanded(lxd_without_btrfs, monkeypa
     with pytest.raises(modes.CapabilityMissing, match="can only be read by root"):
         lxd.demo_cow(FORCED)
     assert len(lxd.demo_cow(BEST)["dir"]) == 3  # auto: goes on; the view says root is needed
+
+
+class _FakeProjects:
+    def __init__(self, config: dict) -> None:
+        self.config = config
+
+    def __getitem__(self, name: str) -> _FakeProjects:
+        return self
+
+    def get(self) -> _FakeProjects:
+        return self
+
+    def json(self) -> dict:
+        return {"metadata": {"config": self.config}}
+
+
+def test_privileged_containers_are_refused_only_in_a_restricted_project(monkeypatch):
+    """A classroom learner's restricted project forbids privileged containers: the demos that
+    need one replay their recording for them (and say why); elsewhere they run live."""
+    import types
+
+    from virtlab.lxd import client as lc
+
+    monkeypatch.delenv(lc.PROJECT_ENV, raising=False)
+    assert lc.privileged_refused() is None  # the default project
+    monkeypatch.setenv(lc.PROJECT_ENV, "vl-learner-x")
+    fake = types.SimpleNamespace(api=types.SimpleNamespace(projects=_FakeProjects({"restricted": "true"})))
+    assert "vl-learner-x" in lc.privileged_refused(fake)
+    fake.api.projects.config["restricted.containers.privilege"] = "allow"
+    assert lc.privileged_refused(fake) is None
+    fake.api.projects.config["restricted"] = "false"
+    del fake.api.projects.config["restricted.containers.privilege"]
+    assert lc.privileged_refused(fake) is None

@@ -75,6 +75,7 @@ from virtlab.lxd.client import (
     connect,
     daemon,
     daemon_of,
+    privileged_refused,
     project,
     socket_path,
     unique_name,
@@ -160,6 +161,7 @@ from virtlab.lxd.views import (
 )
 
 __all__ = [
+    "privileged_refused",
     "DEBIAN_IMAGE", "DEFAULT_IMAGE", "ExecResult", "Instance", "InstanceState", "Limits", "LxdError",
     "LxdUnavailable", "build_images", "build_debian_image", "cleanup", "connect", "course_pools", "cow_pool",
     "create", "create_pool", "delete", "delete_pool", "get", "image_exists", "images",

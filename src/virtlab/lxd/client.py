@@ -156,6 +156,24 @@ def project() -> str | None:
     return os.environ.get(PROJECT_ENV) or None
 
 
+def privileged_refused(client: Any | None = None) -> str | None:
+    """Why this project cannot hold a privileged container (a classroom learner's restricted
+    project forbids them), or None when it can. For a demo's ``requires=``."""
+    name = project()
+    if name is None:
+        return None  # the default project: LXD allows privileged containers there
+    reason = (f"a project that allows privileged containers (yours, {name}, is restricted: LXD "
+              "forbids them there; the cell shows the recording made on a lab VM)")
+    try:
+        client = client or connect()
+        cfg = client.api.projects[name].get().json()["metadata"]["config"]
+    except Exception:  # noqa: BLE001 - unreadable: assume the classroom's restrictions hold
+        return reason
+    if cfg.get("restricted") == "true" and cfg.get("restricted.containers.privilege") != "allow":
+        return reason
+    return None
+
+
 def daemon_of(client: Any) -> daemons.Daemon:
     """Which daemon ``client`` talks to (from its ``GET /1.0``: ``environment.server``)."""
     return daemons.by_server((client.host_info.get("environment") or {}).get("server"))

@@ -16,6 +16,7 @@ from virtlab.lxd.client import (
     connect,
     daemon,
     daemon_of,
+    privileged_refused,
     socket_path,
 )
 from virtlab.lxd.course_images import DEBIAN_IMAGE, images
@@ -95,7 +96,7 @@ def demo_launch(backend: modes.Backend) -> dict[str, Any]:
                 "namespaces": namespaces, "ids": inst.host_ids()}
 
 
-@modes.demo("lxd.uidmap", section="lxd")
+@modes.demo("lxd.uidmap", section="lxd", requires=lambda b: privileged_refused())
 def demo_uidmap(backend: modes.Backend) -> dict[str, Any]:
     """Root inside an unprivileged and a privileged container, seen from the host."""
     out = {}

@@ -43,7 +43,13 @@ def demo_attempts(backend: modes.Backend) -> dict[str, Any]:
         return probe_namespaces(live=backend.privileged).to_dict()
 
 
-@modes.demo("security.lxd", section="lxd")
+def _lxd_privileged_refused() -> str | None:
+    from virtlab.lxd.client import privileged_refused
+
+    return privileged_refused()
+
+
+@modes.demo("security.lxd", section="lxd", requires=lambda b: _lxd_privileged_refused())
 def demo_lxd(backend: modes.Backend) -> dict[str, Any]:
     return {"unprivileged": probe_lxd(privileged=False), "privileged": probe_lxd(privileged=True)}
 
