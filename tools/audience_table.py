@@ -45,8 +45,8 @@ def table(reports: list[dict]) -> str:
     dates = sorted({r["date"] for r in reports})
     rows.append("")
     rows.append("\\* some cells of a live section replay their recording and say what they need "
-                "(root, a cgroup v2 subtree of one's own, or the optional full-Debian LXD image, which CI "
-                "does not build).")
+                "(root, a cgroup v2 subtree of one's own, the optional full-Debian LXD image or the "
+                "systemd disk of episode 08's start-up experiment, which CI builds only in its last stage).")
     rows.append("")
     rows.append(f"Counts are cells served live/embedded/recorded, from the run of {', '.join(dates)} "
                 "(`tools/run_notebooks.py`, every notebook and lab, `VIRTLAB_MODE=auto` — root's run "
