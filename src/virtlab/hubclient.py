@@ -10,6 +10,7 @@ import os
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -168,6 +169,19 @@ class Learner:
                     if {"shell", "iopub"} <= seen:
                         return
         raise AssertionError(f"{self.name}'s kernel did not answer on both channels in {timeout} s")
+
+    def run_notebook(self, path: str | os.PathLike[str], timeout: float = 600) -> list[str]:
+        """Run a notebook's code cells in order in this learner's kernel, as JupyterLab's "Run
+        All" does through the hub; return each cell's stdout. A failing cell raises, naming it."""
+        nb = json.loads(Path(path).read_text())
+        outs = []
+        for i, cell in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            try:
+                outs.append(self.run(src, timeout))
+            except AssertionError as err:
+                raise AssertionError(f"{Path(path).name}, code cell {i + 1}: {err}") from None
+        return outs
 
     def run_json(self, code: str, timeout: float = 240) -> dict:
         lines = self.run(code, timeout).strip().splitlines()

@@ -103,6 +103,16 @@ def test_two_learners_log_in_and_run_live_cells(learners):
         assert d["lxd"] == "live" and d["namespaces"] == "live" and d["cgroups"] == "live", d
 
 
+def test_each_learner_runs_a_live_notebook_through_the_hub(learners):
+    """Episode 01, every code cell in order, in each learner's kernel through the hub: it runs
+    to the end, and its namespaces are the real kernel's (live), not a recording."""
+    nb = Path(__file__).resolve().parents[2] / "notebooks" / "01-namespaces.ipynb"
+    for lr in learners:
+        outs = lr.run_notebook(nb)
+        assert "[virtlab] namespaces: live" in outs[0], outs[0]
+        assert sum("namespaces: live" in o for o in outs) >= 5, outs
+
+
 def _gid(group: str) -> int | None:
     import grp
 
