@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--boot", action="store_true",
                     help="run episode 08's start-up experiment instead (virtlab.bootexp: three "
                          "guests, boot phases, memory, beside the published anchors)")
+    ap.add_argument("--boot-trims", action="store_true",
+                    help="only compare the course VM booted with and without its kernel-parameter "
+                         "trims (virtlab.bootexp.trims: paired boots, ratio of medians)")
     ap.add_argument("--out", default="bench-out", help="directory for CSV + PNG (default: bench-out)")
     ap.add_argument("--require-all", action="store_true", help="fail when a target is unavailable")
     ap.add_argument("--save-reference", action="store_true",
@@ -65,6 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         (out / "bootexp.json").write_text(json.dumps(data, indent=1) + "\n")
         bootexp.show(data)
         print(f"wrote {out}/bootexp.json")
+        return 0
+    if args.boot_trims:
+        from virtlab import bootexp
+
+        data = bootexp.bench_trims(3 if profile == "quick" else 7)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench-boot-trims.json").write_text(json.dumps(data, indent=1) + "\n")
+        print(bootexp.format_trims(data))
+        print(f"wrote {out}/bench-boot-trims.json")
         return 0
     targets = parse_targets(args.targets)
     if args.ns_start:

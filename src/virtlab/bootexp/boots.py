@@ -30,12 +30,14 @@ def _memory(g: Any) -> dict[str, float | None]:
 
 
 def boot_busybox(kernel: str, *, memory: int = MEMORY_MIB, tb_cache: int | None = TB_CACHE_MIB,
-                 settle_s: float = 1.0) -> dict[str, Any]:
-    """Boot the course VM with ``kernel`` ("minimal"/"stock"): phases, memory, release."""
+                 settle_s: float = 1.0, cmdline: str | None = None) -> dict[str, Any]:
+    """Boot the course VM with ``kernel`` ("minimal"/"stock"): phases, memory, release.
+    ``cmdline`` replaces the course VM's kernel command line (the default when None)."""
     from virtlab import virt
 
+    extra = {} if cmdline is None else {"cmdline": cmdline}
     spec = virt.DomainSpec(name=f"bootexp-{kernel}-{uuid.uuid4().hex[:4]}", memory=memory,
-                           tb_cache_mib=tb_cache)
+                           tb_cache_mib=tb_cache, **extra)
     with virt.vm(spec, guest_kernel=kernel, boot_timeout=120) as g:
         wall = float(g.boot_seconds or 0)
         up = float(g.marker["uptime_s"])
