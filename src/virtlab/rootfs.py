@@ -6,13 +6,15 @@ symlink per applet — about 2 MB, built in well under a second, with no network
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from virtlab.core.registry import builds
-from virtlab.safety import VirtlabError
+from virtlab.safety import Deadline, VirtlabError
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox", "/usr/sbin/busybox")
 
@@ -134,3 +136,60 @@ def build_busybox_tree(dest: Path, *, hostname: str = "vl-box", force: bool = Fa
 def default_rootfs(force: bool = False) -> Path:
     """The shared busybox root filesystem under :func:`data_dir`."""
     return build_busybox_tree(data_dir() / "rootfs-busybox", force=force)
+
+
+# --------------------------------------------------------------------------- Debian, debootstrapped
+def apt_source() -> tuple[str, str]:
+    """(mirror URL, suite) the host's apt uses for Debian; the public mirror as a fallback."""
+    suite = "bookworm"
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("VERSION_CODENAME=") and line.split("=", 1)[1].strip('"'):
+                suite = line.split("=", 1)[1].strip('"')
+    texts = []
+    for f in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+        with contextlib.suppress(OSError):
+            texts.append(f.read_text())
+    for text in texts:
+        for line in text.splitlines():
+            parts = line.split()
+            if line.startswith("URIs:") and len(parts) > 1 and "security" not in parts[1]:
+                return parts[1], suite
+            if parts[:1] == ["deb"] and len(parts) > 2 and "security" not in parts[1]:
+                url = next((p for p in parts[1:] if "://" in p), None)
+                if url:
+                    return url, suite
+    return "http://deb.debian.org/debian", suite
+
+
+def debootstrap(dest: Path, include: Sequence[str], deadline: Deadline, *, sudo_hint: str,
+                error: type[VirtlabError] = VirtlabError) -> tuple[str, str]:
+    """A minimal Debian (``--variant=minbase`` + ``include``) in ``dest`` (which must not exist
+    yet), from the host's own mirror (:func:`apt_source`), apt's downloaded packages and lists
+    removed. The checks come first: the tool (:class:`MissingTool`), root (``error`` naming
+    ``sudo_hint``, the command to run instead); a failed run raises ``error`` with the end of
+    debootstrap's output. Returns (mirror, suite)."""
+    if shutil.which("debootstrap") is None:
+        raise MissingTool("debootstrap is not installed. To fix: `sudo apt-get install debootstrap`")
+    if os.geteuid() != 0:
+        raise error(f"debootstrap needs root. To fix: `{sudo_hint}`")
+    for pkg in include:
+        if not pkg or not all(c.isalnum() or c in "+-." for c in pkg):
+            raise ValueError(f"not a Debian package name: {pkg!r}")
+    if dest.exists():
+        raise ValueError(f"{dest} exists: debootstrap wants a new directory")
+    from virtlab import core
+
+    mirror, suite = apt_source()
+    argv = ["debootstrap", "--variant=minbase"]
+    if include:
+        argv.append("--include=" + ",".join(include))
+    res = core.run([*argv, suite, str(dest), mirror], deadline)
+    if res.returncode != 0:
+        raise error(f"debootstrap {suite} from {mirror} failed: "
+                    f"{(res.stderr or res.stdout).strip()[-400:]}")
+    for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for f in (dest / junk).glob("*"):
+            if f.is_file():
+                f.unlink()
+    return mirror, suite

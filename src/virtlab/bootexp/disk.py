@@ -4,11 +4,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from virtlab import core, rootfs
 from virtlab.bootexp.base import DISK_NAME, DISK_SIZE, MARKER_SCRIPT, MARKER_UNIT, BootExpError
 from virtlab.core.registry import builds
 from virtlab.safety import Deadline
@@ -25,9 +25,7 @@ def disk_path() -> Path:
 
 
 def _apt_source() -> tuple[str, str]:
-    from virtlab import lxd
-
-    return lxd._apt_source()
+    return rootfs.apt_source()
 
 
 def build_disk(force: bool = False, *, timeout: float = 1200, tree: Path | None = None) -> str:
@@ -38,31 +36,24 @@ def build_disk(force: bool = False, *, timeout: float = 1200, tree: Path | None 
     dest = disk_path()
     if dest.exists() and not force:
         return f"{dest}: present"
-    for tool, pkg in (("debootstrap", "debootstrap"), ("mkfs.ext4", "e2fsprogs")):
-        if shutil.which(tool) is None:
-            raise BootExpError(f"{tool} is not installed: apt-get install {pkg}")
+    if shutil.which("mkfs.ext4") is None:
+        raise BootExpError("mkfs.ext4 is not installed. To fix: `sudo apt-get install e2fsprogs`")
     if os.geteuid() != 0:
-        raise BootExpError("building the systemd disk needs root (debootstrap): "
+        raise BootExpError("building the systemd disk needs root (debootstrap). To fix: "
                            "`sudo VIRTLAB_BOOT_DISK=1 virtlab images build --only bootdisk`")
-    mirror, suite = _apt_source()
     d = Deadline(timeout, "build the Debian/systemd disk image", "the mirror is slow or unreachable")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vl-bootdisk-", dir=dest.parent) as tmp:
         root = Path(tmp) / "root"
         if tree is not None:
-            res = subprocess.run(["cp", "-a", str(tree), str(root)], capture_output=True, text=True,
-                                 timeout=d.remaining(), check=False)
+            core.run(["cp", "-a", str(tree), str(root)], d, check=True)
         else:
-            res = subprocess.run(["debootstrap", "--variant=minbase", "--include=systemd-sysv,udev",
-                                  suite, str(root), mirror], capture_output=True, text=True,
-                                 timeout=d.remaining(), check=False)
-        if res.returncode != 0:
-            raise BootExpError(f"debootstrap {suite} from {mirror} failed: "
-                               f"{(res.stderr or res.stdout).strip()[-400:]}")
+            rootfs.debootstrap(root, ["systemd-sysv", "udev"], d, error=BootExpError,
+                               sudo_hint="sudo VIRTLAB_BOOT_DISK=1 virtlab images build --only bootdisk")
         _customise(root)
         img = Path(tmp) / DISK_NAME
-        subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "vl-root", "-d", str(root), str(img),
-                        DISK_SIZE], check=True, capture_output=True, timeout=max(1.0, d.remaining()))
+        core.run(["mkfs.ext4", "-q", "-F", "-L", "vl-root", "-d", str(root), str(img), DISK_SIZE],
+                 d, check=True)
         os.chmod(img, 0o644)
         img.replace(dest)
     used = dest.stat().st_blocks * 512

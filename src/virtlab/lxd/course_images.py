@@ -1,18 +1,16 @@
 """Course images: the busybox image built from the host's busybox, the optional Debian image."""
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import shutil
 import tarfile
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from virtlab import OWNER_VALUE, core, rootfs
+from virtlab import OWNER_VALUE, rootfs
 from virtlab.core.registry import builds
 from virtlab.lxd.client import (
     DEFAULT_IMAGE,
@@ -26,7 +24,6 @@ from virtlab.lxd.client import (
 from virtlab.lxd.instances import _image_exists
 from virtlab.safety import (
     Deadline,
-    VirtlabError,
     course_name,
     human_bytes,
 )
@@ -172,26 +169,8 @@ DEBIAN_IMAGE = "vl-debian"
 
 
 def _apt_source() -> tuple[str, str]:
-    """(mirror URL, suite) the host's apt uses for Debian; the public mirror as a fallback."""
-    suite = "bookworm"
-    with contextlib.suppress(OSError):
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("VERSION_CODENAME=") and line.split("=", 1)[1].strip('"'):
-                suite = line.split("=", 1)[1].strip('"')
-    texts = []
-    for f in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
-        with contextlib.suppress(OSError):
-            texts.append(f.read_text())
-    for text in texts:
-        for line in text.splitlines():
-            parts = line.split()
-            if line.startswith("URIs:") and len(parts) > 1 and "security" not in parts[1]:
-                return parts[1], suite
-            if parts[:1] == ["deb"] and len(parts) > 2 and "security" not in parts[1]:
-                url = next((p for p in parts[1:] if "://" in p), None)
-                if url:
-                    return url, suite
-    return "http://deb.debian.org/debian", suite
+    """(mirror URL, suite) the host's apt uses: :func:`virtlab.rootfs.apt_source`."""
+    return rootfs.apt_source()
 
 
 def build_debian_image(force: bool = False, *, client: Any | None = None,
@@ -203,25 +182,13 @@ def build_debian_image(force: bool = False, *, client: Any | None = None,
     have = None if force else _present(client, DEBIAN_IMAGE)
     if have:
         return have
-    if shutil.which("debootstrap") is None:
-        raise LookupError("debootstrap is not installed. To fix: `sudo apt-get install debootstrap`")
-    if os.geteuid() != 0:
-        raise VirtlabError("building the Debian image needs root (debootstrap): "
-                           "`sudo virtlab images build --only lxd` with VIRTLAB_LXD_DEBIAN=1")
-    mirror, suite = _apt_source()
     d = Deadline(timeout, "build the Debian image", "the mirror is slow or unreachable")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vl-image-", dir=rootfs.data_dir()) as tmp:
         root = Path(tmp) / "rootfs"
-        res = core.run(["debootstrap", "--variant=minbase", "--include=systemd-sysv",
-                        suite, str(root), mirror], d)
-        if res.returncode != 0:
-            raise LxdError(f"debootstrap {suite} from {mirror} failed: "
-                           f"{(res.stderr or res.stdout).strip()[-400:]}")
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            for f in (root / junk).glob("*"):
-                if f.is_file():
-                    f.unlink()
+        mirror, suite = rootfs.debootstrap(
+            root, ["systemd-sysv"], d, error=LxdError,
+            sudo_hint="sudo VIRTLAB_LXD_DEBIAN=1 virtlab images build --only lxd")
         props = {"os": "debian", "release": suite, "variant": "minbase+systemd",
                  "description": f"virtlab course image: Debian {suite} (debootstrap minbase)",
                  IMAGE_OWNER_PROPERTY: OWNER_VALUE,
