@@ -121,30 +121,31 @@ def state_name(dom: Any) -> str:
     return STATES.get(dom.state()[0], "unknown")
 
 
-def is_course_domain(dom: Any) -> bool:
-    """Both marks: the ``vl-`` name and the course metadata element."""
-    if not dom.name().startswith(PREFIX):
-        return False
-    libvirt = _libvirt()
-    try:
-        xml = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, LIBVIRT_METADATA_NS)
-    except libvirt.libvirtError:
-        return False
-    with contextlib.suppress(ET.ParseError):
-        return (ET.fromstring(xml).text or "").strip() == OWNER_VALUE
-    return False
-
-
-def domain_uid(dom: Any) -> int | None:
-    """The uid recorded as the course domain's creator (None: not recorded)."""
+def _owner_element(dom: Any) -> ET.Element | None:
+    """The course's metadata element of ``dom`` (None: absent, unreadable or not XML)."""
     libvirt = _libvirt()
     try:
         xml = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, LIBVIRT_METADATA_NS)
     except libvirt.libvirtError:
         return None
-    with contextlib.suppress(ET.ParseError):
-        return owners.parse_uid(ET.fromstring(xml).get(owners.LIBVIRT_UID_TAG))
-    return None
+    try:
+        return ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+
+
+def is_course_domain(dom: Any) -> bool:
+    """Both marks: the ``vl-`` name and the course metadata element."""
+    if not dom.name().startswith(PREFIX):
+        return False
+    el = _owner_element(dom)
+    return el is not None and (el.text or "").strip() == OWNER_VALUE
+
+
+def domain_uid(dom: Any) -> int | None:
+    """The uid recorded as the course domain's creator (None: not recorded)."""
+    el = _owner_element(dom)
+    return None if el is None else owners.parse_uid(el.get(owners.LIBVIRT_UID_TAG))
 
 
 def _remove_domain(dom: Any) -> None:
