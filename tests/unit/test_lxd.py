@@ -490,3 +490,54 @@ def test_privileged_containers_are_refused_only_in_a_restricted_project(monkeypa
     fake.api.projects.config["restricted"] = "false"
     del fake.api.projects.config["restricted.containers.privilege"]
     assert lc.privileged_refused(fake) is None
+
+
+class _BusyThenFine(lxd.Instance):
+    """An instance another client is stopping: LXD refuses our stop twice, then it is stopped."""
+
+    def __init__(self, refusals: int, message: str = "Instance is busy running a stop operation"):
+        super().__init__(client=None, name="vl-busy")
+        self.refusals, self.message, self.deleted, self.stops = refusals, message, 0, 0
+
+    def state(self):
+        return lxd.InstanceState(self.name, "Running" if self.refusals else "Stopped", None,
+                                 None, None, None)
+
+    def _set_state(self, action, **kw):
+        self.stops += 1
+        if self.refusals:
+            self.refusals -= 1
+            raise lxd.LxdError(f"stop {self.name}: {self.message}")
+
+    @property
+    def _node(self):
+        outer = self
+
+        class Node:
+            def delete(self, timeout=None):
+                outer.deleted += 1
+
+        return Node()
+
+
+def test_delete_waits_out_another_clients_operation(monkeypatch):
+    from virtlab.lxd import handle
+
+    monkeypatch.setattr(handle, "_wait", lambda *a, **k: None)
+    inst = _BusyThenFine(refusals=2)
+    inst.delete(timeout=10)
+    assert inst.stops == 2 and inst.deleted == 1  # refused twice, then seen stopped: deleted once
+
+
+def test_delete_does_not_retry_other_errors_and_keeps_its_deadline(monkeypatch):
+    from virtlab.lxd import handle
+
+    monkeypatch.setattr(handle, "_wait", lambda *a, **k: None)
+    inst = _BusyThenFine(refusals=1, message="Forbidden")
+    with pytest.raises(lxd.LxdError, match="Forbidden"):
+        inst.delete(timeout=10)
+    assert inst.stops == 1 and inst.deleted == 0
+    forever = _BusyThenFine(refusals=10**6)
+    with pytest.raises(lxd.LxdError, match="busy running"):
+        forever.delete(timeout=1)
+    assert forever.deleted == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,11 +116,24 @@ class Instance:
             if missing_ok:
                 return
             raise
-        if st.status != "Stopped":
-            self._set_state("stop", force=True, timeout=max(1.0, d.remaining()))
-        with _translate(f"delete {self.name}"):
-            r = self._node.delete(timeout=_http_timeout(d))
-        _wait(self.client, r, d)
+        while True:
+            try:
+                if st.status != "Stopped":
+                    self.stop(force=True, timeout=max(1.0, d.remaining()))
+                with _translate(f"delete {self.name}"):
+                    r = self._node.delete(timeout=_http_timeout(d))
+                _wait(self.client, r, d)
+                return
+            except LxdError as err:
+                # another client's operation on it (a stop, a cleanup) is still running: LXD
+                # refuses ours with "Instance is busy running a ... operation"; wait for it
+                if "busy running" not in str(err).lower() or d.remaining() < 0.5:
+                    raise
+            time.sleep(0.2)
+            try:
+                st = self.state()
+            except LookupError:
+                return  # the other operation was a delete
 
     # -- running commands
     def exec(self, cmd: Sequence[str], *, timeout: float = 60.0,
