@@ -117,6 +117,42 @@ def mounts_below(root: Path) -> list[str]:
     return sorted(set(found), key=lambda m: (-m.count("/"), m))
 
 
+def _cgroup_mounts() -> dict[str, str]:
+    """``{controllers: mount point}`` of the cgroup hierarchies ("" for cgroup2)."""
+    found: dict[str, str] = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fstype, _src, opts = (post.split() + ["", "", ""])[:3]
+            if fstype == "cgroup2":
+                found.setdefault("", pre.split()[4])
+            elif fstype == "cgroup":
+                ctrls = sorted(o for o in opts.split(",") if o not in ("rw", "ro"))
+                found.setdefault(",".join(ctrls), pre.split()[4])
+    return found
+
+
+def container_cgroups(pid: int) -> list[Path]:
+    """The LXC cgroups (``lxc.payload.*``/``lxc.monitor.*``) process ``pid`` runs in, one per
+    hierarchy: what a killed container leaves behind (liblxc removes them on a clean stop)."""
+    mounts, dirs = _cgroup_mounts(), []
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _id, ctrls, path = line.rstrip("\n").split(":", 2)
+            top = path.strip("/").split("/")[0]
+            mnt = mounts.get(",".join(sorted(ctrls.split(","))) if ctrls else "")
+            if mnt and top.startswith(("lxc.payload.", "lxc.monitor.")):
+                dirs.append(Path(mnt) / top)
+    return dirs
+
+
+def _rmdir_tree(d: Path) -> None:
+    """Remove an empty cgroup and its empty children (rmdir only: never one with processes)."""
+    for sub, _dirs, _files in sorted(os.walk(d), key=lambda t: -t[0].count("/")):
+        with contextlib.suppress(FileNotFoundError):
+            os.rmdir(sub)
+
+
 def _setns(fd: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.setns(fd, CLONE_NEWNET) != 0:
@@ -421,6 +457,7 @@ class LocalCluster:
         if not left:
             return
         what = [f"{p.pid} {' '.join(p.cmdline())[:80]}" for p in left if p.is_running()]
+        cgroups = {d for p in left for d in container_cgroups(p.pid)}  # read before they die
         for p in left:
             with contextlib.suppress(psutil.Error, ProcessLookupError):
                 os.kill(p.pid, signal.SIGKILL)
@@ -431,6 +468,11 @@ class LocalCluster:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
         self.killed.extend(what)
+        for d in sorted(cgroups):  # the killed containers' cgroups (theirs only, now empty)
+            _rmdir_tree(d)
+        left_cg = [str(d) for d in cgroups if d.exists()]
+        if left_cg:
+            raise ClusterError(f"cgroups of our killed containers could not be removed: {left_cg}")
 
     def _unmount(self) -> None:
         assert self.root is not None
