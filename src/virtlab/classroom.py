@@ -94,8 +94,9 @@ def project_name(user: str) -> str:
     return PROJECT_PREFIX + user.replace("_", "-")
 
 
-def cert_dir(uid: int) -> Path:
-    return STATE_DIR / "users" / str(uid)
+def cert_dir(uid: int, state_dir: Path | None = None) -> Path:
+    """Where the learner with ``uid`` has their client certificate (root-only)."""
+    return (STATE_DIR if state_dir is None else state_dir) / "users" / str(uid)
 
 
 def learner_env(user: str) -> dict[str, str]:
@@ -138,10 +139,21 @@ def _make_cert(directory: Path, common_name: str) -> bytes:
 
 
 def setup_learner(user: str, limits: LearnerLimits | None = None, *,
-                  images: Sequence[str] = ("vl-busybox",), pool: str = "default") -> dict[str, Any]:
+                  images: Sequence[str] = ("vl-busybox",), pool: str = "default",
+                  lxd_socket: str | None = None, state_dir: Path | None = None,
+                  allow_unchecked_cluster: bool = False) -> dict[str, Any]:
     """Root: give ``user`` a restricted LXD project with ``limits``, a restricted certificate
     for it (used by the gate), a default profile (root disk on ``pool``, no network) and copies
-    of the course ``images``. Idempotent; limits are re-applied. Returns what was set."""
+    of the course ``images``. Idempotent; limits are re-applied. Returns what was set.
+
+    ``lxd_socket`` and ``state_dir`` default to the classroom's (:data:`LXD_SOCKET`,
+    :data:`STATE_DIR`); the cluster test (tests/live/test_lxd_cluster_live.py) points them at a
+    throwaway LXD cluster member and a private directory.
+
+    A **cluster** member whose LXD skips project limits and restrictions for instances created
+    without a target (:func:`virtlab.lxd.cluster.unchecked_creation`: LXD before 5.0.7, e.g.
+    Debian 12's 5.0.2) is refused: its learners could create privileged containers, i.e. become
+    root on a member. ``allow_unchecked_cluster=True`` proceeds anyway (the test that shows it)."""
     from virtlab import lxd
 
     if os.geteuid() != 0:
@@ -149,7 +161,20 @@ def setup_learner(user: str, limits: LearnerLimits | None = None, *,
     limits = limits or LearnerLimits()
     pw = pwd.getpwnam(user)
     proj = project_name(user)
-    admin = lxd.connect(socket_file=LXD_SOCKET)
+    sock = LXD_SOCKET if lxd_socket is None else lxd_socket
+    state = STATE_DIR if state_dir is None else state_dir
+    admin = lxd.connect(socket_file=sock)
+    env = admin.host_info.get("environment") or {}
+    if env.get("server_clustered") and not allow_unchecked_cluster:
+        from virtlab.lxd.clustering import unchecked_creation
+
+        if unchecked_creation(env.get("server", "lxd"), env.get("server_version", "0")):
+            raise ClassroomError(
+                f"this {env.get('server', 'lxd')} {env.get('server_version')} cluster does not "
+                "check a project's limits and restrictions for instances created without a "
+                "target (lxc/incus#463; fixed in LXD 5.0.7, 5.21.3, 6.2): a learner could create a "
+                "privileged container. Upgrade LXD, or run the classroom on one host "
+                "(docs/classroom.md, \"Beyond one host\")")
     cfg = limits.project_config()
     if proj in [n.rsplit("/", 1)[-1] for n in admin.api.projects.get().json()["metadata"]]:
         cur = admin.api.projects[proj].get().json()["metadata"]
@@ -159,9 +184,9 @@ def setup_learner(user: str, limits: LearnerLimits | None = None, *,
         admin.api.projects.post(json={"name": proj, "config": cfg,
                                       "description": f"virtlab classroom learner {user} "
                                                      f"(uid {pw.pw_uid})"})
-    d = cert_dir(pw.pw_uid)
+    d = cert_dir(pw.pw_uid, state)
     d.mkdir(parents=True, exist_ok=True)
-    os.chmod(STATE_DIR, 0o700)
+    os.chmod(state, 0o700)
     der = _make_cert(d, f"virtlab-{user}")
     import hashlib
 
@@ -173,7 +198,7 @@ def setup_learner(user: str, limits: LearnerLimits | None = None, *,
             "projects": [proj], "certificate": base64.b64encode(der).decode()})
         if r.status_code >= 400:
             raise ClassroomError(f"LXD refused the certificate for {user}: {r.text}")
-    pc = lxd._in_project(LXD_SOCKET, proj)
+    pc = lxd._in_project(sock, proj)
     pc.api.profiles["default"].put(json={
         "description": "virtlab classroom learner: root disk, no network",
         "config": {}, "devices": {"root": {"type": "disk", "path": "/", "pool": pool,
@@ -326,6 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("user")
     for f in LearnerLimits.__dataclass_fields__.values():
         s.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    s.add_argument("--allow-unchecked-cluster", action="store_true",
+                   help="set up the learner even on an LXD cluster that does not check project "
+                        "limits and restrictions (LXD < 5.0.7): learners could become root")
     r = sub.add_parser("remove-learner", help="remove a learner's project and certificate (root)")
     r.add_argument("user")
     e = sub.add_parser("env", help="print the environment a learner's server needs")
@@ -336,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve(Path(a.dir))
         elif a.cmd == "setup-learner":
             lim = LearnerLimits(**{k: getattr(a, k) for k in LearnerLimits.__dataclass_fields__})
-            print(setup_learner(a.user, lim))
+            print(setup_learner(a.user, lim, allow_unchecked_cluster=a.allow_unchecked_cluster))
         elif a.cmd == "remove-learner":
             print("\n".join(remove_learner(a.user)))
         else:

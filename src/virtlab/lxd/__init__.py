@@ -43,6 +43,11 @@ Where each piece lives (this package re-exports all their names, so ``virtlab.lx
   results.
 * ``lxd/demos.py`` — the LXD episode's demos (``@modes.demo``): each returns JSON-able data, prints
   nothing.
+* ``lxd/clustering.py`` — an LXD cluster as data: the classroom's preseeds, join tokens, and which
+  LXD releases check project limits in a cluster (not re-exported: ``from virtlab.lxd import
+  clustering``).
+* ``lxd/cluster.py`` — a throwaway LXD cluster of our own daemons on one machine (the cluster test;
+  not re-exported).
 """
 # ruff: noqa: F401  (re-exports: the package's public names stay where they were)
 from __future__ import annotations
