@@ -309,6 +309,44 @@ def test_cleanup_by_a_leaves_b_alone(learners):
     b.run("from virtlab import virt, lxd; print(virt.cleanup(), lxd.cleanup())")
 
 
+
+VM_RUNNING = """
+import libvirt
+from virtlab import virt
+a = virt.artefacts()
+name = virt.define_domain(virt.DomainSpec(name="vl-cls{run}-vm-{who}", memory=a.min_memory_mib,
+                                          kernel=str(a.kernel), initrd=str(a.initrd)),
+                          uri="qemu:///session")
+libvirt.open("qemu:///session").lookupByName(name).create()
+print(name)
+"""
+
+
+def test_roots_own_cleanup_leaves_the_learners_running(learners):
+    """Root's plain `virtlab cleanup` (its own resources, then orphaned course processes) must
+    not take a learner's container (LXD runs it in the learner's project) or session VM (QEMU
+    run by the learner's own libvirtd) for an orphan: neither is in the lists the host-wide
+    daemons give for the default project and qemu:///system."""
+    import sys
+
+    from virtlab import classroom
+
+    _, b = learners
+    b.run_json(LAUNCH.format(run=RUN, who="b3"))
+    b.run(VM_RUNNING.format(run=RUN, who="b3"))
+    virtlab = os.path.join(os.path.dirname(sys.executable), "virtlab")
+    r = subprocess.run([virtlab, "cleanup"], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert f"vl-cls{RUN}-b3" not in r.stdout and f"vl-cls{RUN}-vm-b3" not in r.stdout, r.stdout
+    out = subprocess.run(["lxc", "list", "--project", classroom.project_name(b.name), "--format",
+                          "csv", "-c", "ns"], capture_output=True, text=True, check=True).stdout
+    assert f"vl-cls{RUN}-b3,RUNNING" in out, out
+    vb = b.run_json("import json, libvirt; print(json.dumps({'d': sorted(d.name() for d in "
+                    "libvirt.open('qemu:///session').listAllDomains(1))}))")  # 1: active ones
+    assert f"vl-cls{RUN}-vm-b3" in vb["d"], vb
+    b.run("from virtlab import virt, lxd; print(virt.cleanup(), lxd.cleanup())")
+
+
 OVER = """
 import json
 from virtlab import lxd
