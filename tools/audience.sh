@@ -98,8 +98,16 @@ PY
     say "as $user ($(id -nG "$user")), on the provisioned machine, no sudo"
     as_user "$user" "$dir" make setup
     as_user "$user" "$dir" .venv/bin/python -m virtlab.cli doctor || true
-    as_user "$user" "$dir" .venv/bin/python tools/run_notebooks.py --audience learner \
-      --expect-live "$LEARNER_LIVE" --out build/audiences/learner.json notebooks/*.ipynb labs/*.ipynb
+    # the run inside the learner's delegated cgroup, sampled: their peak memory (issue #17's
+    # "memory per learner") comes from this very run, at no extra cost (tools/learner_peak.py)
+    if [ "$(id -u)" = 0 ] && [ -x "$REPO/.venv/bin/python" ]; then
+      (cd "$dir" && "$REPO/.venv/bin/python" "$REPO/tools/learner_peak.py" --user "$user" --dir "$dir" \
+        --audience learner --expect-live "$LEARNER_LIVE" --server --out "$OUT/learner-peak.json" \
+        notebooks/*.ipynb labs/*.ipynb) || exit 1
+    else
+      as_user "$user" "$dir" .venv/bin/python tools/run_notebooks.py --audience learner \
+        --expect-live "$LEARNER_LIVE" --out build/audiences/learner.json notebooks/*.ipynb labs/*.ipynb
+    fi
     cp "$dir/build/audiences/learner.json" "$OUT/"
     ;;
   *) sed -n '2,20p' "$0"; exit 2 ;;

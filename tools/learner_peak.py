@@ -62,6 +62,21 @@ def usage(cg: Path) -> int | None:
     return None
 
 
+def working_set(cg: Path) -> int | None:
+    """usage minus the inactive file cache — what the kernel cannot simply drop under pressure
+    (the "working set" Kubernetes and cAdvisor evict on). None: unreadable."""
+    u = usage(cg)
+    if u is None:
+        return None
+    stat: dict[str, int] = {}
+    with contextlib.suppress(OSError, ValueError):
+        for line in (cg / "memory.stat").read_text().splitlines():
+            k, v = line.split()
+            stat[k] = int(v)
+    inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))  # v1 / v2
+    return max(0, u - inactive)
+
+
 def peak(cg: Path) -> int | None:
     for f in ("memory.max_usage_in_bytes", "memory.peak"):
         with contextlib.suppress(OSError, ValueError):
@@ -99,15 +114,16 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def instances(exclude: frozenset[str] = frozenset()) -> dict[str, int]:
-    """Course instances the daemons run (LXC containers, QEMU guests): bytes each, right now.
-    ``exclude``: instances that ran before the learner's run began (someone else's)."""
+def instances(exclude: frozenset[str] = frozenset(), *, ws: bool = False) -> dict[str, int]:
+    """Course instances the daemons run (LXC containers, QEMU guests): bytes each, right now
+    (``ws``: their working set). ``exclude``: instances that ran before the learner's run began
+    (someone else's)."""
     out: dict[str, int] = {}
     for cp in orphans.course_processes():
         if f"{cp.kind}:{cp.instance}" in exclude:
             continue
         cg = _instance_cgroup(cp.instance)
-        b = usage(cg) if cg is not None else None
+        b = (working_set(cg) if ws else usage(cg)) if cg is not None else None
         out[f"{cp.kind}:{cp.instance}"] = b if b is not None else _tree_rss(cp.pid)
     return out
 
@@ -118,6 +134,7 @@ class Sampler(threading.Thread):
         self.cg, self.interval, self.log = cg, interval, log
         self.stop = threading.Event()
         self.best: dict = {"total": 0}
+        self.best_ws: dict = {"total": 0}  # the same, counting working sets (no inactive cache)
         self.samples = 0
         self.per_notebook: dict[str, int] = {}  # notebook -> its peak of subtree + instances
         self.before = frozenset(instances())  # not the learner's: running before the run began
@@ -140,6 +157,12 @@ class Sampler(threading.Thread):
             if total > self.best["total"]:
                 self.best = {"total": total, "subtree": sub, "instances": inst,
                              "notebook": nb, "t": time.time()}
+            sub_ws = working_set(self.cg) or 0
+            inst_ws = instances(self.before, ws=True)
+            total_ws = sub_ws + sum(inst_ws.values())
+            if total_ws > self.best_ws["total"]:
+                self.best_ws = {"total": total_ws, "subtree": sub_ws, "instances": inst_ws,
+                                "notebook": nb}
 
 
 def as_user(user: str, workdir: str, argv: list[str], cg: Path, log: Path) -> subprocess.Popen:
@@ -187,6 +210,9 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=0.25, help="sampling period, seconds")
     ap.add_argument("--server", action="store_true", help="also measure an idle Jupyter server")
     ap.add_argument("--out", help="write the result here (JSON)")
+    ap.add_argument("--audience", default="learner-peak",
+                    help="run_notebooks.py's --audience (its tally goes to build/audiences/NAME.json)")
+    ap.add_argument("--expect-live", default="", help="run_notebooks.py's --expect-live")
     ap.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb labs/*.ipynb")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -207,8 +233,9 @@ def main() -> int:
     sampler = Sampler(cg, args.interval, log)
     sampler.start()
     t0 = time.monotonic()
-    p = as_user(args.user, workdir, [".venv/bin/python", "tools/run_notebooks.py", "--audience", "learner-peak",
-                                     "--out", "build/audiences/learner-peak.json", *nbs], cg, log)
+    expect = ["--expect-live", args.expect_live] if args.expect_live else []
+    p = as_user(args.user, workdir, [".venv/bin/python", "tools/run_notebooks.py", "--audience", args.audience,
+                                     *expect, "--out", f"build/audiences/{args.audience}.json", *nbs], cg, log)
     rc = p.wait()
     sampler.stop.set()
     sampler.join()
@@ -223,9 +250,17 @@ def main() -> int:
         "at_peak": {"notebook": b.get("notebook", ""), "subtree_mib": round(b.get("subtree", 0) / MIB, 1),
                     "instances_mib": {k: round(v / MIB, 1) for k, v in b.get("instances", {}).items()}},
     })
+    w = sampler.best_ws
+    result["working_set"] = {
+        "peak_total_mib": round(w["total"] / MIB, 1), "notebook": w.get("notebook", ""),
+        "subtree_mib": round(w.get("subtree", 0) / MIB, 1),
+        "instances_mib": {k: round(v / MIB, 1) for k, v in w.get("instances", {}).items()}}
     # the subtree's own high-water mark may fall between samples: take the larger of the two
     result["learner_peak_mib"] = round(max(result["peak_total_mib"], result["subtree_peak_mib"])
                                        + result.get("server_mib", 0.0), 1)
+    result["learner_working_set_mib"] = round(w["total"] / MIB + result.get("server_mib", 0.0), 1)
+    # the learner's run, as run_notebooks.py printed it (the samples are in the log only)
+    print("\n".join(ln for ln in log.read_text().splitlines() if not ln.startswith("[sample]")))
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
