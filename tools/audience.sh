@@ -102,7 +102,7 @@ PY
     # "memory per learner") comes from this very run, at no extra cost (tools/learner_peak.py)
     if [ "$(id -u)" = 0 ] && [ -x "$REPO/.venv/bin/python" ]; then
       (cd "$dir" && "$REPO/.venv/bin/python" "$REPO/tools/learner_peak.py" --user "$user" --dir "$dir" \
-        --audience learner --expect-live "$LEARNER_LIVE" --server --out "$OUT/learner-peak.json" \
+        --audience learner --expect-live "$LEARNER_LIVE" --server --out "$REPO/build/learner-peak.json" \
         notebooks/*.ipynb labs/*.ipynb) || exit 1
     else
       as_user "$user" "$dir" .venv/bin/python tools/run_notebooks.py --audience learner \
