@@ -74,6 +74,9 @@ class LearnerLimits:
         parse_size(self.disk, minimum=64 * 1024**2, what="disk per learner")
         return {
             "restricted": "true",  # no privileged/nested containers, no host devices or paths
+            # snapshots are a lesson of episode 04 (restricted projects block them by default);
+            # they are copies of the learner's own instances, inside the learner's disk limit
+            "restricted.snapshots": "allow",
             "features.images": "true",  # its own images: never the default project's
             "features.profiles": "true",
             "features.storage.volumes": "true",
@@ -176,7 +179,7 @@ def setup_learner(user: str, limits: LearnerLimits | None = None, *,
                 "privileged container. Upgrade LXD, or run the classroom on one host "
                 "(docs/classroom.md, \"Beyond one host\")")
     cfg = limits.project_config()
-    if proj in [n.rsplit("/", 1)[-1] for n in admin.api.projects.get().json()["metadata"]]:
+    if proj in [lxd.url_name(n) for n in admin.api.projects.get().json()["metadata"]]:
         cur = admin.api.projects[proj].get().json()["metadata"]
         admin.api.projects[proj].put(json={"config": {**cur.get("config", {}), **cfg},
                                            "description": cur.get("description", "")})
@@ -191,7 +194,7 @@ def setup_learner(user: str, limits: LearnerLimits | None = None, *,
     import hashlib
 
     fp = hashlib.sha256(der).hexdigest()
-    trusted = [c.rsplit("/", 1)[-1] for c in admin.api.certificates.get().json()["metadata"]]
+    trusted = [lxd.url_name(c) for c in admin.api.certificates.get().json()["metadata"]]
     if fp not in trusted:
         r = admin.api.certificates.post(json={
             "name": f"virtlab-{user}", "type": "client", "restricted": True,

@@ -541,3 +541,42 @@ def test_delete_does_not_retry_other_errors_and_keeps_its_deadline(monkeypatch):
     with pytest.raises(lxd.LxdError, match="busy running"):
         forever.delete(timeout=1)
     assert forever.deleted == 0
+
+
+@pytest.mark.parametrize("url,name", [
+    ("/1.0/instances/vl-snap/snapshots/clean", "clean"),
+    ("/1.0/instances/vl-snap/snapshots/clean?project=vl-learner-a", "clean"),  # a project's list
+    ("/1.0/projects/vl-learner-a/", "vl-learner-a"),
+    ("/1.0/operations/3f2a?project=p", "3f2a"),
+    ("/1.0/instances/a%2Fb", "a/b"),
+])
+def test_url_name_drops_the_project_query(url, name):
+    assert lxd.url_name(url) == name
+
+
+class _PoolClient:
+    """LXD's GET /1.0/storage-pools/default as a restricted or an unrestricted client sees it."""
+
+    def __init__(self, config):
+        meta = {"driver": "dir", "config": config}
+
+        class Resp:
+            def json(self):
+                return {"metadata": meta}
+
+        class Pool:
+            def get(self, timeout=None):
+                return Resp()
+
+        class Api:
+            storage_pools = {"default": Pool()}
+
+        self.api = Api()
+
+
+def test_pool_hidden_from_a_restricted_client_sends_the_storage_demos_to_their_recording():
+    assert lxd.pool_hidden(_PoolClient({"source": "/var/lib/lxd/storage-pools/default"})) is None
+    why = lxd.pool_hidden(_PoolClient({}))  # a restricted project's certificate sees no source
+    assert why and "restricted project" in why
+    for key in ("lxd.storage", "lxd.cow"):
+        assert modes.demos()[key].requires is not None

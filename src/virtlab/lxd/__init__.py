@@ -84,6 +84,7 @@ from virtlab.lxd.client import (
     project,
     socket_path,
     unique_name,
+    url_name,
 )
 from virtlab.lxd.course_images import (
     DEBIAN_IMAGE,
@@ -143,6 +144,7 @@ from virtlab.lxd.storage import (
     cow_pool,
     create_pool,
     delete_pool,
+    pool_hidden,
     pool_path,
     pool_usage,
 )
@@ -171,6 +173,6 @@ __all__ = [
     "LxdUnavailable", "build_images", "build_debian_image", "cleanup", "connect", "course_pools", "cow_pool",
     "create", "create_pool", "delete", "delete_pool", "get", "image_exists", "images",
     "import_image", "instance", "launch", "lifecycle_timings", "limits", "list_instances",
-    "pool_usage", "socket_path", "tidy", "unique_name", "daemon", "daemon_of", "cli_command",
+    "pool_usage", "socket_path", "url_name", "tidy", "unique_name", "daemon", "daemon_of", "cli_command",
     "cli_env",
 ]

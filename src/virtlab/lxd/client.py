@@ -223,12 +223,20 @@ def _http_timeout(deadline: Deadline) -> tuple[float, float]:
 POLL_TIMEOUT = (2.0, 4.0)
 
 
+def url_name(url: str) -> str:
+    """The last path segment of an LXD resource URL: ``/1.0/instances/c1/snapshots/s?project=p``
+    -> ``s``. LXD lists a project's resources with ``?project=`` appended; a plain split keeps it."""
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+
+
 def _wait(client: Any, response: Any, deadline: Deadline) -> dict[str, Any]:
     """Wait for the asynchronous operation in ``response`` until ``deadline``; return its body."""
     body = response.json()
     if body.get("type") != "async":
         return body.get("metadata") or {}
-    op_id = body["operation"].rstrip("/").split("/")[-1]
+    op_id = url_name(body["operation"])
     node = client.api.operations[op_id]
     while True:
         # short server-side waits (they return at once when the operation ends), so a daemon

@@ -21,7 +21,7 @@ from virtlab.lxd.client import (
 )
 from virtlab.lxd.course_images import DEBIAN_IMAGE, images
 from virtlab.lxd.instances import _image_exists, get, instance
-from virtlab.lxd.storage import _rootfs_du, cow_pool, pool_path, pool_usage
+from virtlab.lxd.storage import _rootfs_du, cow_pool, pool_hidden, pool_path, pool_usage
 from virtlab.lxd.timings import lifecycle_timings
 from virtlab.safety import (
     Deadline,
@@ -179,7 +179,7 @@ def demo_snapshot(backend: modes.Backend) -> dict[str, Any]:
                 "copy": {"name": copy_name, "hostname": copy_host, "note": copied.strip()}}
 
 
-@modes.demo("lxd.storage", section="lxd")
+@modes.demo("lxd.storage", section="lxd", requires=lambda b: pool_hidden())
 def demo_storage(backend: modes.Backend) -> dict[str, Any]:
     """Image vs instance size on the dir pool: every instance is a full copy of the image."""
     client = connect()
@@ -229,7 +229,7 @@ def tidy(*names: str) -> None:
     print("removed: " + (", ".join(removed) if removed else "nothing (no exercise instances left)"))
 
 
-@modes.demo("lxd.cow", section="lxd")
+@modes.demo("lxd.cow", section="lxd", requires=lambda b: pool_hidden())
 def demo_cow(backend: modes.Backend) -> dict[str, Any]:
     """Three instances on the dir pool and three on a btrfs pool: disk used per instance."""
     client = connect()

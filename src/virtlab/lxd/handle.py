@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from virtlab import OWNER_KEY, OWNER_VALUE, owners
-from virtlab.lxd.client import ExecResult, LxdError, _exists, _http_timeout, _translate, _wait
+from virtlab.lxd.client import (
+    ExecResult,
+    LxdError,
+    _exists,
+    _http_timeout,
+    _translate,
+    _wait,
+    url_name,
+)
 from virtlab.safety import (
     Deadline,
     check_int,
@@ -198,7 +206,7 @@ class Instance:
     def snapshots(self) -> list[str]:
         with _translate(f"snapshots of {self.name}"):
             urls = self._node.snapshots.get(timeout=(5.0, 15.0)).json()["metadata"]
-        return sorted(u.rstrip("/").split("/")[-1] for u in urls)
+        return sorted(url_name(u) for u in urls)
 
     def restore(self, name: str, *, timeout: float = 60.0) -> None:
         """Roll the instance back to snapshot ``name`` (a running container is restarted)."""

@@ -29,6 +29,7 @@ from virtlab.lxd.client import (
     is_course_name,
     project,
     unique_name,
+    url_name,
 )
 from virtlab.lxd.handle import Instance
 from virtlab.lxd.storage import delete_pool
@@ -245,8 +246,7 @@ def course_projects(client: Any) -> list[str]:
     """The course's LXD projects (``vl-`` names: one restricted project per classroom learner)."""
     with _translate("list projects"):
         names = client.api.projects.get(timeout=(5.0, 15.0)).json()["metadata"]
-    return sorted(n.rsplit("/", 1)[-1] for n in names
-                  if is_course_name(n.rsplit("/", 1)[-1]))
+    return sorted(url_name(n) for n in names if is_course_name(url_name(n)))
 
 
 def _in_project(sock: str, proj: str) -> Any:

@@ -119,6 +119,21 @@ def _rootfs_du(backend: modes.Backend, rootdir: Path) -> dict[str, int]:
     return _du(rootdir)
 
 
+def pool_hidden(client: Any | None = None, pool: str = "default") -> str | None:
+    """Why this client cannot see where the ``dir`` pool keeps instances on the host (LXD does
+    not show a pool's ``source`` to a restricted project's certificate: a classroom learner's),
+    or None when it can. For the storage demos' ``requires=``."""
+    try:
+        pool_path(client, pool)
+    except LookupError:
+        return ("the storage pool's folder on the host, which LXD shows only to an unrestricted "
+                "client (yours is a classroom learner's restricted project; the cell shows the "
+                "recording made on a lab VM)")
+    except Exception as err:  # noqa: BLE001 - unreachable or refused: say which
+        return f"the storage pool's folder on the host (LXD did not say: {err})"
+    return None
+
+
 def pool_path(client: Any | None = None, pool: str = "default") -> Path:
     """Where the ``dir`` storage pool keeps its data on the host."""
     client = client or connect()
