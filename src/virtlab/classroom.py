@@ -176,7 +176,7 @@ def setup_learner(user: str, limits: LearnerLimits | None = None, *,
                 f"this {env.get('server', 'lxd')} {env.get('server_version')} cluster does not "
                 "check a project's limits and restrictions for instances created without a "
                 "target (lxc/incus#463; fixed in LXD 5.0.7, 5.21.3, 6.2): a learner could create a "
-                "privileged container. Upgrade LXD, or run the classroom on one host "
+                "privileged container. Upgrade LXD (or use Incus), or run the classroom on one host "
                 "(docs/classroom.md, \"Beyond one host\")")
     cfg = limits.project_config()
     if proj in [lxd.url_name(n) for n in admin.api.projects.get().json()["metadata"]]:

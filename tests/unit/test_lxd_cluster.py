@@ -103,10 +103,44 @@ def test_a_version_must_be_one():
     ({"timeout": 1}, "timeout"), ({"base": Path("relative")}, "absolute"),
     ({"base": Path("/nonexistent-vl-dir")}, "existing"),
     ({"preseed": {"cluster": {}}}, "clustering"),
+    ({"server": "docker"}, "server"), ({"server": "LXD"}, "server"), ({"server": None}, "server"),
 ])
 def test_local_cluster_validates_before_starting_anything(kwargs, match):
     with pytest.raises(ValueError, match=match):
         lc.LocalCluster(**kwargs)
+
+
+def test_the_two_servers_differ_only_where_clustering_says():
+    lxd, incus = clustering.cluster_server("lxd"), clustering.cluster_server("incus")
+    assert (lxd.key, lxd.daemon.dir_env, lxd.binary, lxd.init) == (
+        "lxd", "LXD_DIR", "lxd", ("lxd", "init", "--preseed"))
+    assert (incus.key, incus.daemon.dir_env, incus.binary, incus.init) == (
+        "incus", "INCUS_DIR", "incusd", ("incus", "admin", "init", "--preseed"))
+    assert incus.fallback == "/usr/libexec/incus/incusd"  # Debian keeps incusd off PATH
+    assert (lxd.log_name, incus.log_name) == ("lxd.log", "incusd.log")
+
+
+def test_each_members_environment_names_its_own_directory_only(tmp_path):
+    for server, var, other in (("lxd", "LXD_DIR", "INCUS_DIR"), ("incus", "INCUS_DIR", "LXD_DIR")):
+        cl = lc.LocalCluster(server=server)
+        cl.root = tmp_path
+        env = cl._env(lc.Member("vl-member-1", "127.0.0.1:8443", tmp_path / "m1"))
+        assert env[var] == str(tmp_path / "m1") and other not in env
+        assert env[lc.ENV_MARKER] == str(tmp_path)
+
+
+def test_a_missing_daemon_is_named_with_its_package(monkeypatch):
+    monkeypatch.setattr(clustering.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(clustering.os, "access", lambda path, mode: False)
+    for server, binary, pkg in (("lxd", "lxd", "lxd"), ("incus", "incusd", "incus-base")):
+        kind = clustering.cluster_server(server)
+        assert not kind.installed()
+        with pytest.raises(clustering.ClusterError, match=f"{binary} is not installed.*{pkg}"):
+            kind.tools()
+    # incusd found off PATH, the `incus` client missing: named with its package
+    monkeypatch.setattr(clustering.os, "access", lambda path, mode: True)
+    with pytest.raises(clustering.ClusterError, match="incus is not installed.*incus-client"):
+        clustering.cluster_server("incus").tools()
 
 
 def test_local_cluster_refuses_a_base_too_long_for_unix_sockets(tmp_path):
@@ -132,19 +166,21 @@ def test_our_processes_are_only_those_naming_our_directory(tmp_path):
     env = {**os.environ}
     ours = subprocess.Popen([sys.executable, "-c", code],
                             env={**env, lc.ENV_MARKER: str(root)})
+    by_incus_dir = subprocess.Popen([sys.executable, "-c", code],
+                                    env={**env, "INCUS_DIR": str(root / "m2")})
     by_arg = subprocess.Popen([sys.executable, "-c", code, str(root / "m1")], env=env)
     not_ours = subprocess.Popen([sys.executable, "-c", code, str(sibling)],
                                 env={**env, lc.ENV_MARKER: str(sibling)})
     try:
         def found() -> set[int]:
             pids = {p.pid for p in lc.our_processes(root)}
-            return pids if {ours.pid, by_arg.pid} <= pids else set()
+            return pids if {ours.pid, by_arg.pid, by_incus_dir.pid} <= pids else set()
 
         pids = Deadline(10, "our test processes show up").wait_for(found, interval=0.1)
         assert not_ours.pid not in pids
         assert os.getpid() not in pids
     finally:
-        for p in (ours, by_arg, not_ours):
+        for p in (ours, by_arg, by_incus_dir, not_ours):
             p.kill()
             p.wait(timeout=10)
     with pytest.raises(ValueError):
@@ -164,3 +200,25 @@ def test_setup_learner_refuses_an_unchecked_cluster(monkeypatch, tmp_path):
     with pytest.raises(classroom.ClassroomError, match="privileged container"):
         classroom.setup_learner("nobody", state_dir=tmp_path)
     assert calls == []  # refused before anything was made
+
+
+def test_setup_learner_accepts_a_fixed_incus_cluster(monkeypatch, tmp_path):
+    from virtlab import classroom, lxd
+
+    calls = []
+
+    class Reached(Exception):
+        pass
+
+    def projects_get():
+        calls.append("projects")
+        raise Reached  # past the cluster check: setting up has begun
+
+    admin = SimpleNamespace(host_info={"environment": {
+        "server": "incus", "server_version": "6.0.4", "server_clustered": True}},
+        api=SimpleNamespace(projects=SimpleNamespace(get=projects_get)))
+    monkeypatch.setattr(classroom.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(lxd, "connect", lambda **kw: admin)
+    with pytest.raises(Reached):
+        classroom.setup_learner("nobody", state_dir=tmp_path)
+    assert calls == ["projects"]

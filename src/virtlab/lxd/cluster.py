@@ -2,21 +2,23 @@
 
 Each member is an LXD daemon of our own with its **own** ``LXD_DIR`` (how LXD's own test suite runs
 clusters on one machine: ``test/includes/lxd.sh``, ``spawn_lxd``); the host's daemon
-(``/var/lib/lxd``) is never contacted. The members share one private network namespace (only ``lo``,
-bind-mounted at ``<root>/netns``), where member *i* listens on ``127.0.0.<i>:8443``: they talk to
-each other over loopback, nothing they do reaches the host's network or the outside (LXD looks for
-its image servers at start; offline, like the course's own daemon), and their ports cannot clash
-with anything on the host. The first member bootstraps the cluster with
-:func:`bootstrap_preseed` (the shipped ``labs/classroom/lxd-cluster-preseed.yaml`` with this
-member's name and address); the others join with a join token.
+(``/var/lib/lxd``) is never contacted. ``server="incus"``: the same cluster of Incus daemons
+(``incusd``, each with its own ``INCUS_DIR``; the host's ``/var/lib/incus`` is never contacted);
+:class:`virtlab.lxd.clustering.ClusterServer` holds the few differences. The members share one
+private network namespace (only ``lo``, bind-mounted at ``<root>/netns``), where member *i*
+listens on ``127.0.0.<i>:8443``: they talk to each other over loopback, nothing they do reaches
+the host's network or the outside (the daemons look for their image servers at start; offline,
+like the course's own daemon), and their ports cannot clash with anything on the host. The first
+member bootstraps the cluster with :func:`bootstrap_preseed` (the shipped
+``labs/classroom/lxd-cluster-preseed.yaml`` with this member's name and address); the others join
+with a join token.
 
 Everything lives below one directory ``<base>/vlc-XXXXXX`` and :meth:`LocalCluster.close` removes
-it, whatever happened: the instances are deleted, each daemon is asked to stop (``lxd shutdown``,
-with a deadline; SIGKILL after it), any process of ours that is left is killed — ours means its
-command line or environment names our directory, or it descends from such a process, never
-anything else — every mount below the directory is detached, then the directory goes.
-
-Root only (LXD is). Typical use (tests/live/test_lxd_cluster_live.py)::
+it, whatever happened: the instances are deleted, each daemon is asked to stop (``lxd shutdown``
+or ``incusd shutdown``, with a deadline; SIGKILL after it), any process of ours that is left is
+killed — ours means its command line or environment names our directory, or it descends from such
+a process, never anything else — every mount below the directory is detached, then the directory
+goes. Root only. Typical use (tests/live/test_lxd_cluster_live.py)::
 
     with LocalCluster(members=2) as cl:        # started, bootstrapped, joined
         admin = cl.admin()                     # pylxd client on member 1's unix socket
@@ -48,7 +50,9 @@ from virtlab.lxd.client import LxdError, _http_timeout, _translate
 from virtlab.lxd.clustering import (
     PRESEED,
     ClusterError,
+    ClusterServer,
     bootstrap_preseed,
+    cluster_server,
     join_preseed,
     join_token,
     member_name,
@@ -69,7 +73,8 @@ __all__ = ["ClusterError", "LocalCluster", "Member", "mounts_below", "our_proces
 
 @dataclass(frozen=True)
 class Member:
-    """One member: its server name, cluster address and its own LXD directory."""
+    """One member: its server name, cluster address and its own daemon directory
+    (``LXD_DIR``/``INCUS_DIR``)."""
 
     name: str
     address: str
@@ -83,8 +88,8 @@ class Member:
 # --------------------------------------------------------------------------- our processes, mounts
 def our_processes(root: Path) -> list[psutil.Process]:
     """The processes that belong to the cluster below ``root``: their command line names
-    ``root`` or their environment's ``LXD_DIR``/marker points into it — and their descendants
-    (a container's init, the children of an ``[lxc monitor]``). Nothing else, ever."""
+    ``root`` or their environment's ``LXD_DIR``/``INCUS_DIR``/marker points into it — and their
+    descendants    (a container's init, the children of an ``[lxc monitor]``). Nothing else, ever."""
     top = str(root).rstrip("/")
     if not Path(top).is_absolute() or top.count("/") < 2:
         raise ValueError(f"{root!r} is not a cluster directory")
@@ -97,7 +102,7 @@ def our_processes(root: Path) -> list[psutil.Process]:
             hit = bool(named.search(" ".join(p.info["cmdline"] or [])))
             if not hit:
                 env = p.environ()
-                hit = any(named.match(env.get(k, "")) for k in ("LXD_DIR", ENV_MARKER))
+                hit = any(named.match(env.get(k, "")) for k in ("LXD_DIR", "INCUS_DIR", ENV_MARKER))
             if hit:
                 mine[p.pid] = p
                 for kid in p.children(recursive=True):
@@ -163,7 +168,8 @@ def _setns(fd: int) -> None:
 # --------------------------------------------------------------------------- the cluster
 @dataclass
 class LocalCluster:
-    """``members`` LXD daemons of our own, clustered over loopback in a private network namespace.
+    """``members`` LXD daemons of our own, clustered over loopback in a private network namespace
+    (``server="incus"``: Incus daemons).
 
     A context manager: entering starts, bootstraps and joins (:meth:`start`); leaving tears
     everything down (:meth:`close`), also when starting failed half-way. ``timings`` records how
@@ -173,7 +179,8 @@ class LocalCluster:
     base: Path | None = None
     preseed: Mapping[str, Any] = field(default_factory=lambda: PRESEED)
     timeout: float = 60.0
-    lxd: str = "lxd"
+    server: str = "lxd"  # or "incus"
+    kind: ClusterServer = field(init=False, repr=False)
     root: Path | None = field(default=None, init=False)
     nodes: list[Member] = field(default_factory=list, init=False)
     timings: dict[str, float] = field(default_factory=dict, init=False)
@@ -191,6 +198,7 @@ class LocalCluster:
             if len(str(base)) > _MAX_ROOT - 12:
                 raise ValueError(f"base {base} is too long for LXD's unix sockets below it "
                                  f"(at most {_MAX_ROOT - 12} characters)")
+        self.kind = cluster_server(self.server)
         bootstrap_preseed(self.preseed, name="vl-member-1", address=f"127.0.0.1:{PORT}")
 
     # -- context manager
@@ -209,15 +217,8 @@ class LocalCluster:
     # -- starting
     def _tools(self) -> dict[str, str]:
         if os.geteuid() != 0:
-            raise ClusterError("a throwaway LXD cluster needs root (LXD runs as root)")
-        tools = {}
-        for tool, pkg in ((self.lxd, "lxd"), ("unshare", "util-linux"), ("nsenter", "util-linux"),
-                          ("ip", "iproute2"), ("umount", "mount")):
-            path = shutil.which(tool)
-            if path is None:
-                raise ClusterError(f"{tool} is not installed (Debian package {pkg})")
-            tools[tool] = path
-        return tools
+            raise ClusterError(f"a throwaway {self.kind.daemon.title} cluster needs root")
+        return self.kind.tools()
 
     def _step(self, what: str, argv: Sequence[str], *, seconds: float, input: str | None = None,
               env: Mapping[str, str] | None = None) -> str:
@@ -236,14 +237,15 @@ class LocalCluster:
         tails = []
         for m in self.nodes:
             with contextlib.suppress(OSError):
-                lines = (m.lxd_dir / "lxd.log").read_text(errors="replace").splitlines()[-5:]
-                tails.append(f"\n  {m.name} lxd.log: " + "\n    ".join(lines))
+                log = m.lxd_dir / self.kind.log_name
+                lines = log.read_text(errors="replace").splitlines()[-5:]
+                tails.append(f"\n  {m.name} {log.name}: " + "\n    ".join(lines))
         return "".join(tails)
 
     def _env(self, m: Member) -> dict[str, str]:
         assert self.root is not None
         return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-                "LXD_DIR": str(m.lxd_dir), ENV_MARKER: str(self.root), "HOME": str(self.root)}
+                self.kind.daemon.dir_env: str(m.lxd_dir), ENV_MARKER: str(self.root), "HOME": str(self.root)}
 
     def start(self) -> None:
         """Make the directory and network, start every daemon, bootstrap member 1, join the rest."""
@@ -270,19 +272,20 @@ class LocalCluster:
         for m in self.nodes:  # all at once: they start in parallel
             with open(m.lxd_dir / "daemon.out", "wb") as log:  # the daemon keeps its own copy
                 self._procs.append(subprocess.Popen(
-                    [tools["nsenter"], f"--net={netns}", tools[self.lxd], "--logfile",
-                     str(m.lxd_dir / "lxd.log")], env=self._env(m), stdin=subprocess.DEVNULL,
+                    [tools["nsenter"], f"--net={netns}", tools["daemon"], "--logfile",
+                     str(m.lxd_dir / self.kind.log_name)], env=self._env(m), stdin=subprocess.DEVNULL,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         for m in self.nodes:
-            self._step(f"start {m.name}", [tools[self.lxd], "waitready",
+            self._step(f"start {m.name}", [tools["daemon"], "waitready",
                                            f"--timeout={int(self.timeout)}"],
                        seconds=self.timeout + 5, env=self._env(m))
         self.timings["daemons ready"] = round(time.monotonic() - t0, 2)
         first = self.nodes[0]
         boot = bootstrap_preseed(self.preseed, name=first.name, address=first.address)
-        # `lxd init` runs in the cluster's network too: it dials the members' addresses itself
-        self._step(f"bootstrap {first.name}", [tools["nsenter"], f"--net={netns}", tools[self.lxd],
-                                               "init", "--preseed"],
+        # `lxd init`/`incus admin init` runs in the cluster's network too: it dials the members'
+        # addresses itself
+        init = [tools["nsenter"], f"--net={netns}", tools[self.kind.init[0]], *self.kind.init[1:]]
+        self._step(f"bootstrap {first.name}", init,
                    seconds=self.timeout, input=json.dumps(boot), env=self._env(first))
         cert = (first.lxd_dir / "cluster.crt").read_text()
         pools = [p["name"] for p in boot.get("storage_pools") or []]
@@ -290,9 +293,8 @@ class LocalCluster:
             token = self.join_token(m.name)
             pre = join_preseed(name=m.name, address=m.address, cluster_address=first.address,
                                certificate=cert, token=token, pools=pools)
-            self._step(f"join {m.name}", [tools["nsenter"], f"--net={netns}", tools[self.lxd],
-                                          "init", "--preseed"],
-                       seconds=self.timeout, input=json.dumps(pre), env=self._env(m))
+            self._step(f"join {m.name}", init, seconds=self.timeout, input=json.dumps(pre),
+                       env=self._env(m))
         online = self.member_states()
         if sorted(online) != sorted(m.name for m in self.nodes) or \
                 set(online.values()) != {"Online"}:
@@ -438,8 +440,8 @@ class LocalCluster:
             return
         t0 = time.monotonic()
         try:
-            core.run([shutil.which(self.lxd) or self.lxd, "shutdown", "--timeout=20"],
-                     Deadline(25, f"lxd shutdown {m.name}"), env=self._env(m))
+            core.run([self.kind.daemon_path() or self.kind.binary, "shutdown", "--timeout=20"],
+                     Deadline(25, f"{self.kind.binary} shutdown {m.name}"), env=self._env(m))
         except DeadlineExceeded:
             pass
         try:

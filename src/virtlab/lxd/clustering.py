@@ -1,5 +1,5 @@
-"""What an LXD cluster needs from the course, as plain data and checks (no daemon is touched):
-the first member's preseed (:data:`PRESEED`, the shipped ``labs/classroom/lxd-cluster-preseed.yaml``)
+"""What an LXD (or Incus) cluster needs from the course, as plain data and checks (no daemon is
+touched): how to run each server's daemon (:func:`cluster_server`), the first member's preseed (:data:`PRESEED`, the shipped ``labs/classroom/lxd-cluster-preseed.yaml``)
 and a joining member's, join tokens, member names and loopback addresses, and which LXD releases
 check a project's limits in a cluster (:func:`unchecked_creation`). :mod:`virtlab.lxd.cluster`
 runs a throwaway cluster with them; :func:`virtlab.classroom.setup_learner` refuses an unchecked
@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from virtlab import daemons
 from virtlab.lxd.client import LxdError
 
 #: the shipped first-member preseed (labs/classroom/lxd-cluster-preseed.yaml) as data;
@@ -32,6 +36,71 @@ _ADDR_RE = re.compile(r"^127\.0\.0\.([1-9]\d{0,2}):(\d{1,5})$")
 
 class ClusterError(LxdError):
     """Starting, joining or tearing down the throwaway LXD cluster failed (says which step)."""
+
+
+# --------------------------------------------------------------------------- LXD or Incus
+@dataclass(frozen=True)
+class ClusterServer:
+    """How to run one server's daemons for a throwaway cluster. LXD has one binary for the daemon,
+    ``waitready``, ``shutdown`` and ``init --preseed``. Incus split them: the daemon ``incusd``
+    (Debian: ``/usr/libexec/incus/incusd``, not on ``PATH``) keeps ``waitready`` and ``shutdown``;
+    ``init`` moved to the client (``incus admin init --preseed``, which finds the daemon's socket
+    through ``INCUS_DIR``). Everything else the cluster needs is the same REST API and the same
+    preseed and join-token formats (tests/live/test_lxd_cluster_live.py runs both)."""
+
+    daemon: daemons.Daemon  # key ("lxd"/"incus"), dir_env (LXD_DIR/INCUS_DIR), title
+    binary: str  # the daemon's binary (name on PATH)
+    fallback: str  # where the distribution installs it off PATH ("" if nowhere)
+    init: tuple[str, ...]  # argv of a preseed init (first word: a binary on PATH)
+    package: str  # the Debian package with the daemon
+
+    @property
+    def key(self) -> str:
+        return self.daemon.key
+
+    @property
+    def log_name(self) -> str:
+        return f"{self.binary}.log"
+
+    def daemon_path(self) -> str | None:
+        """The daemon binary's path, or None when it is not installed."""
+        found = shutil.which(self.binary)
+        if found is None and self.fallback and os.access(self.fallback, os.X_OK):
+            found = self.fallback
+        return found
+
+    def tools(self) -> dict[str, str]:
+        """``{"daemon": path, tool: path}`` of everything a throwaway cluster runs (the init
+        client, util-linux's ``unshare``/``nsenter``, ``ip``, ``umount``); ClusterError names a
+        missing one and its Debian package."""
+        found = {"daemon": self.daemon_path() or ""}
+        if not found["daemon"]:
+            raise ClusterError(f"{self.binary} is not installed (Debian package {self.package})")
+        client_pkg = self.package if self.init[0] == self.binary else f"{self.daemon.cli}-client"
+        for tool, pkg in ((self.init[0], client_pkg), ("unshare", "util-linux"),
+                          ("nsenter", "util-linux"), ("ip", "iproute2"), ("umount", "mount")):
+            found[tool] = shutil.which(tool) or ""
+            if not found[tool]:
+                raise ClusterError(f"{tool} is not installed (Debian package {pkg})")
+        return found
+
+    def installed(self) -> bool:
+        """Are the daemon and the client its init needs both installed?"""
+        return self.daemon_path() is not None and shutil.which(self.init[0]) is not None
+
+
+CLUSTER_SERVERS: dict[str, ClusterServer] = {
+    "lxd": ClusterServer(daemons.LXD, "lxd", "", ("lxd", "init", "--preseed"), "lxd"),
+    "incus": ClusterServer(daemons.INCUS, "incusd", "/usr/libexec/incus/incusd",
+                           ("incus", "admin", "init", "--preseed"), "incus-base"),
+}
+
+
+def cluster_server(server: str) -> ClusterServer:
+    """``"lxd"`` or ``"incus"``'s :class:`ClusterServer`; ValueError for anything else."""
+    if not isinstance(server, str) or server not in CLUSTER_SERVERS:
+        raise ValueError(f"server {server!r} must be one of {', '.join(CLUSTER_SERVERS)}")
+    return CLUSTER_SERVERS[server]
 
 
 
@@ -54,7 +123,9 @@ def _version(text: str) -> tuple[int, ...]:
 
 def unchecked_creation(server: str, version: str) -> bool:
     """Does this daemon, clustered, skip project limits and restrictions for instances created
-    without a target? True for the LXD releases in :data:`UNCHECKED_LXD` (Incus: before 0.6)."""
+    without a target? True for the LXD releases in :data:`UNCHECKED_LXD`; Incus before 0.6 (fixed
+    by lxc/incus#505, "incusd/instances: Don't bypass instance limit check", February 2024).
+    Measured: Incus 6.0.4 (Debian 12 backports) refuses both through either member."""
     v = _version(version)
     if server == "incus":
         return v < (0, 6, 0)
