@@ -39,6 +39,10 @@ NO_CONTAINERS_ENDPOINT = Difference(
     "the legacy /1.0/containers endpoint is gone: only /1.0/instances (pylxd's `instances`)")
 CLI_INCUS = Difference(
     "cli-incus", "the client is `incus` (`incus admin init`, `incus launch ...`), not `lxc`/`lxd init`")
+RESTRICTED_NO_SWAP_KEY = Difference(
+    "restricted-no-swap-key",
+    "a restricted project refuses `limits.memory.swap` ('Use of low-level config ... is "
+    "forbidden'); LXD 5.0 accepts it (measured: the cluster test, Incus 6.0.4)")
 GROUP_INCUS_ADMIN = Difference(
     "group-incus-admin",
     "full access is group `incus-admin` (group `incus` gets a restricted project per user via "
@@ -87,7 +91,8 @@ LXD = Daemon("lxd", "LXD", "lxc", "LXD_DIR",
              "lxd", "labs/lab-vm/lxd-daemon.sh", "/var/log/lxd/lxd.log")
 INCUS = Daemon("incus", "Incus", "incus", "INCUS_DIR", ("/var/lib/incus/unix.socket",),
                "incus-admin", "labs/lab-vm/incus-daemon.sh", "/var/log/incus/incusd.log",
-               (WAIT_TIMEOUT_IS_ERROR, NO_CONTAINERS_ENDPOINT, CLI_INCUS, GROUP_INCUS_ADMIN))
+               (WAIT_TIMEOUT_IS_ERROR, NO_CONTAINERS_ENDPOINT, CLI_INCUS, GROUP_INCUS_ADMIN,
+                RESTRICTED_NO_SWAP_KEY))
 DAEMONS: dict[str, Daemon] = {d.key: d for d in (LXD, INCUS)}
 
 

@@ -580,3 +580,13 @@ def test_pool_hidden_from_a_restricted_client_sends_the_storage_demos_to_their_r
     assert why and "restricted project" in why
     for key in ("lxd.storage", "lxd.cow"):
         assert modes.demos()[key].requires is not None
+
+
+def test_incus_restricted_projects_get_no_swap_key():
+    from virtlab import daemons
+
+    lim = lxd.limits("64MiB", 1, 100)
+    assert lxd.limit_config(lim, daemons.LXD, "vl-learner-a")["limits.memory.swap"] == "false"
+    assert "limits.memory.swap" not in lxd.limit_config(lim, daemons.INCUS, "vl-learner-a")
+    assert lxd.limit_config(lim, daemons.INCUS, "")["limits.memory.swap"] == "false"  # default project
+    assert lxd.limit_config(lim, daemons.INCUS, "vl-learner-a")["limits.memory"] == "64MiB"

@@ -132,6 +132,7 @@ from virtlab.lxd.instances import (
     image_exists,
     instance,
     launch,
+    limit_config,
     limits,
     list_instances,
 )

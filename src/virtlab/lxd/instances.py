@@ -59,6 +59,16 @@ class Limits:
                 "limits.processes": str(self.processes)}
 
 
+def limit_config(lim: Limits, who: daemons.Daemon, in_project: str | None = None) -> dict[str, str]:
+    """``lim`` as the config keys ``who`` takes: a learner's restricted project on Incus refuses
+    ``limits.memory.swap`` (:data:`virtlab.daemons.RESTRICTED_NO_SWAP_KEY`), so it is left out
+    there (``in_project``: the client's project; default: :func:`project`)."""
+    cfg = lim.config()
+    if (in_project if in_project is not None else project()) and who.has(daemons.RESTRICTED_NO_SWAP_KEY):
+        cfg.pop("limits.memory.swap", None)
+    return cfg
+
+
 def limits(memory: int | str = DEFAULT_MEMORY, cpu: int = DEFAULT_CPU,
            processes: int = DEFAULT_PROCESSES) -> Limits:
     """Validate limits (ValueError saying what is allowed) and return them.
@@ -123,7 +133,7 @@ def create(name: str, image: str = DEFAULT_IMAGE, *, memory: int | str = DEFAULT
     if _exists(client, full):
         raise ValueError(f"an instance named {full!r} already exists: pick another name, or "
                          f"remove it with vl.lxd.delete({full!r})")
-    cfg = {OWNER_KEY: OWNER_VALUE, **owners.uid_config(), **lim.config(),
+    cfg = {OWNER_KEY: OWNER_VALUE, **owners.uid_config(), **limit_config(lim, daemon_of(client)),
            "security.privileged": "true" if privileged else "false", **extra}
     body = {"name": full, "type": "container", "source": {"type": "image", "alias": image},
             "config": cfg, "profiles": ["default"],
