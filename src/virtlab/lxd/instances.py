@@ -69,6 +69,12 @@ def limit_config(lim: Limits, who: daemons.Daemon, in_project: str | None = None
     return cfg
 
 
+def _client_project(client: Any) -> str:
+    """The project ``client`` works in ("" for the default one): pylxd's own, else the course's."""
+    proj = getattr(client, "project", None)
+    return proj if isinstance(proj, str) and proj not in ("", "default") else (project() or "")
+
+
 def limits(memory: int | str = DEFAULT_MEMORY, cpu: int = DEFAULT_CPU,
            processes: int = DEFAULT_PROCESSES) -> Limits:
     """Validate limits (ValueError saying what is allowed) and return them.
@@ -133,7 +139,7 @@ def create(name: str, image: str = DEFAULT_IMAGE, *, memory: int | str = DEFAULT
     if _exists(client, full):
         raise ValueError(f"an instance named {full!r} already exists: pick another name, or "
                          f"remove it with vl.lxd.delete({full!r})")
-    cfg = {OWNER_KEY: OWNER_VALUE, **owners.uid_config(), **limit_config(lim, daemon_of(client)),
+    cfg = {OWNER_KEY: OWNER_VALUE, **owners.uid_config(), **limit_config(lim, daemon_of(client), _client_project(client)),
            "security.privileged": "true" if privileged else "false", **extra}
     body = {"name": full, "type": "container", "source": {"type": "image", "alias": image},
             "config": cfg, "profiles": ["default"],
