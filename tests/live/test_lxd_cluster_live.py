@@ -304,3 +304,34 @@ def test_untargeted_creation_checks_limits_and_restrictions_as_known(cluster, cl
                                  lxd_socket=str(cluster.nodes[1].socket),
                                  state_dir=classroom["state"])
         assert again["project"] == proj and again["images_copied"] == []
+
+
+CRASH = """
+import os, sys
+from virtlab.lxd import cluster as lc
+cl = lc.LocalCluster(members=1, server=sys.argv[1])
+cl.start()
+print(cl.root, flush=True)
+os._exit(3)  # a test killed mid-way: no teardown, the daemon and its network stay behind
+"""
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_virtlab_cleanup_removes_a_cluster_a_crash_left(server):
+    """A cluster whose owner died without its teardown: `virtlab cleanup` (root) finds it by its
+    directory's layout and its processes' environment, and leaves nothing of it."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", CRASH, server], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 3, r.stderr[-800:]
+    root = Path(r.stdout.strip().splitlines()[-1])
+    assert root.is_dir() and lc.our_processes(root), "the crashed cluster's daemon should be running"
+    assert root in clustering.stale_roots()
+    virtlab = Path(sys.executable).parent / "virtlab"
+    c = subprocess.run([str(virtlab), "cleanup"], capture_output=True, text=True, timeout=180)
+    assert c.returncode == 0, c.stderr[-800:]
+    assert f"throwaway LXD cluster {root}" in c.stdout, c.stdout
+    assert not lc.our_processes(root) and not lc.mounts_below(root) and not root.exists()
+    assert root not in clustering.stale_roots()

@@ -45,7 +45,7 @@ Where each piece lives (this package re-exports all their names, so ``virtlab.lx
   nothing.
 * ``lxd/clustering.py`` — an LXD cluster as data: the classroom's preseeds, join tokens, and which
   LXD releases check project limits in a cluster (not re-exported: ``from virtlab.lxd import
-  clustering``).
+  clustering``; only its ``cleanup``, as ``cluster_cleanup``, which ``virtlab cleanup`` calls).
 * ``lxd/cluster.py`` — a throwaway LXD cluster of our own daemons on one machine (the cluster test;
   not re-exported).
 """
@@ -86,6 +86,7 @@ from virtlab.lxd.client import (
     unique_name,
     url_name,
 )
+from virtlab.lxd.clustering import cleanup as cluster_cleanup  # throwaway clusters a crash left
 from virtlab.lxd.course_images import (
     DEBIAN_IMAGE,
     _apt_source,

@@ -8,15 +8,18 @@ one.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from virtlab import daemons
+from virtlab.core.registry import cleans
 from virtlab.lxd.client import LxdError
 
 #: the shipped first-member preseed (labs/classroom/lxd-cluster-preseed.yaml) as data;
@@ -195,3 +198,46 @@ def join_preseed(*, name: str, address: str, cluster_address: str, certificate: 
         "cluster_certificate": certificate, "cluster_token": token,
         "member_config": [{"entity": "storage-pool", "name": p, "key": "source", "value": ""}
                           for p in pools]}}
+
+
+# --------------------------------------------------------------------------- after a crash
+def stale_roots() -> list[Path]:
+    """Directories of throwaway clusters (:class:`virtlab.lxd.cluster.LocalCluster`) left on this
+    host — by a test that was killed before its teardown: named in the environment of a process
+    of theirs (``VIRTLAB_LXD_CLUSTER``), or a ``vlc-*`` directory in the temporary folder with the
+    cluster's layout (its ``netns`` file and first member's ``m1``)."""
+    import tempfile
+
+    import psutil
+
+    from virtlab.lxd.cluster import ENV_MARKER
+
+    roots: set[Path] = set()
+    for p in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error):
+            v = p.environ().get(ENV_MARKER, "")
+            if v.startswith("/") and Path(v).name.startswith("vlc-"):
+                roots.add(Path(v))
+    for d in Path(tempfile.gettempdir()).glob("vlc-*"):
+        if (d / "netns").is_file() and (d / "m1").is_dir():
+            roots.add(d)
+    return sorted(roots)
+
+
+@cleans(order=15)  # after the host daemons' instances, before cgroups and stray processes
+def cleanup() -> list[str]:
+    """Root: tear down every throwaway cluster left on the host (its daemons and containers
+    killed, its mounts detached, its directory removed — only what names its directory)."""
+    from virtlab.lxd.cluster import LocalCluster
+
+    if os.geteuid() != 0:
+        return []
+    done = []
+    for root in stale_roots():
+        cl = LocalCluster(members=1)
+        cl.root = root  # adopted: no members to ask, so everything of it is killed and removed
+        if not root.exists():
+            root.mkdir(mode=0o700)  # only its processes are left: kill them, remove the folder
+        cl.close()
+        done.append(f"throwaway LXD cluster {root}")
+    return done
