@@ -222,3 +222,29 @@ def test_setup_learner_accepts_a_fixed_incus_cluster(monkeypatch, tmp_path):
     with pytest.raises(Reached):
         classroom.setup_learner("nobody", state_dir=tmp_path)
     assert calls == ["projects"]
+
+
+def test_a_cluster_is_stale_only_once_its_owner_is_gone(tmp_path, monkeypatch):
+    """`virtlab cleanup` removes throwaway clusters a crash left — never one a running test owns."""
+    import tempfile
+
+    import psutil
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+
+    def layout(name: str, owner: str | None) -> Path:
+        d = tmp_path / name
+        (d / "m1").mkdir(parents=True)
+        (d / "netns").touch()
+        if owner is not None:
+            (d / "owner").write_text(owner)
+        return d
+
+    me = psutil.Process()
+    in_use = layout("vlc-inuse", f"{me.pid} {me.create_time()}\n")
+    dead = layout("vlc-dead", f"{2**22 + 7} 1.0\n")  # no such pid
+    recycled = layout("vlc-recycled", f"{me.pid} {me.create_time() - 100}\n")  # pid reused since
+    no_owner = layout("vlc-old", None)
+    (tmp_path / "vlc-notours").mkdir()  # not a cluster's layout
+    assert clustering.stale_roots() == sorted([dead, recycled, no_owner])
+    assert in_use not in clustering.stale_roots()

@@ -106,7 +106,8 @@ def test_a_users_session_vm_is_not_an_orphan():
         assert {p.pid for p in orphans.orphans("vl-orphan-q")} == {system.pid}
         removed = orphans.cleanup("vl-orphan-q")
         assert removed == [f"orphaned qemu of vl-orphan-q (pid {system.pid})"]
-        assert session.poll() is None and system.wait(5) == -9
+        # killed: by the signal itself, or dash exits 128+9 when its child sleep dies first
+        assert session.poll() is None and system.wait(5) in (-9, 137)
     finally:
         for p in (session, system):
             with contextlib.suppress(ProcessLookupError):

@@ -110,6 +110,13 @@ def our_processes(root: Path) -> list[psutil.Process]:
     return sorted(mine.values(), key=lambda p: p.pid)
 
 
+def _not_zombie(p: psutil.Process) -> bool:
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def mounts_below(root: Path) -> list[str]:
     """Mount points at or below ``root`` in our mount namespace, deepest first."""
     base = str(root).rstrip("/")
@@ -258,6 +265,7 @@ class LocalCluster:
             raise ClusterError(f"{self.root}: too long a path for LXD's unix sockets; pass a "
                                "shorter base")
         self.root.chmod(0o711)  # the containers' (mapped) root must reach their rootfs below it
+        (self.root / "owner").write_text(f"{os.getpid()} {psutil.Process().create_time()}\n")  # stale once gone
         netns = self.root / "netns"
         netns.touch()
         self._step("private network", [tools["unshare"], f"--net={netns}", "true"], seconds=10)
@@ -464,6 +472,7 @@ class LocalCluster:
             with contextlib.suppress(psutil.Error, ProcessLookupError):
                 os.kill(p.pid, signal.SIGKILL)
         _gone, alive = psutil.wait_procs(left, timeout=10)
+        alive = [p for p in alive if _not_zombie(p)]  # killed; their new parent has yet to reap them
         if alive:
             raise ClusterError(f"processes of ours survived SIGKILL: {[p.pid for p in alive]}")
         for proc in self._procs:

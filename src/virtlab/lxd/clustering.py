@@ -205,7 +205,8 @@ def stale_roots() -> list[Path]:
     """Directories of throwaway clusters (:class:`virtlab.lxd.cluster.LocalCluster`) left on this
     host — by a test that was killed before its teardown: named in the environment of a process
     of theirs (``VIRTLAB_LXD_CLUSTER``), or a ``vlc-*`` directory in the temporary folder with the
-    cluster's layout (its ``netns`` file and first member's ``m1``)."""
+    cluster's layout (its ``netns`` file and first member's ``m1``) — and whose owner (the
+    process that started it) is gone: a cluster in use by a running test is never stale."""
     import tempfile
 
     import psutil
@@ -221,7 +222,19 @@ def stale_roots() -> list[Path]:
     for d in Path(tempfile.gettempdir()).glob("vlc-*"):
         if (d / "netns").is_file() and (d / "m1").is_dir():
             roots.add(d)
-    return sorted(roots)
+    return sorted(r for r in roots if not _owner_alive(r))
+
+
+def _owner_alive(root: Path) -> bool:
+    """Whether the process that started the cluster in ``root`` still runs (its ``owner`` file:
+    pid and start time, so a recycled pid does not count): then the cluster is in use, not stale."""
+    import psutil
+
+    try:
+        pid, started = (root / "owner").read_text().split()
+        return abs(psutil.Process(int(pid)).create_time() - float(started)) < 0.01
+    except (OSError, ValueError, psutil.Error):
+        return False
 
 
 @cleans(order=15)  # after the host daemons' instances, before cgroups and stray processes
