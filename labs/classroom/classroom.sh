@@ -34,12 +34,12 @@ PY
 }
 case "${1:-}" in
   start)
+    cd "$STATE"  # the gate and the hub outlive the folder they were started from (a CI clone)
     if ! alive "$RUN/gate.pid"; then
       daemon "$RUN/gate.pid" "$STATE/gate.log" "$VENV/bin/python" -m virtlab.classroom gate
     fi
     wait_for 10 "the LXD gate" test -S "$RUN/lxd/unix.socket"
     if ! alive "$RUN/hub.pid"; then
-      cd "$STATE"
       VIRTLAB_CLASSROOM_LEARNERS="$LEARNERS" daemon "$RUN/hub.pid" "$STATE/hub.log" \
         "$VENV/bin/jupyterhub" -f "$HERE/jupyterhub_config.py"
     fi

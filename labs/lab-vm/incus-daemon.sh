@@ -49,6 +49,9 @@ our_pid() {
 }
 
 start() {
+  # a daemon outlives the folder it was started from (a CI clone, a learner's checkout): run it
+  # from / — LXD's rsync fails with "getcwd(): No such file or directory" once that folder is gone
+  cd /
   local offline="$1"
   [ -n "$INCUSD_BIN" ] || { msg "incusd is not installed (Debian: incus-base)"; exit 1; }
   if answers; then msg "already running"; return 0; fi

@@ -22,6 +22,9 @@ alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 answers() { [ -S "$SOCK" ] && timeout 20 virsh -q -c qemu:///system version >/dev/null 2>&1; }
 
 start() {
+  # a daemon outlives the folder it was started from (a CI clone, a learner's checkout): run it
+  # from / — LXD's rsync fails with "getcwd(): No such file or directory" once that folder is gone
+  cd /
   mkdir -p "$LOGDIR" /run/libvirt
   if ! alive "$VIRTLOGD_PID"; then
     say "starting virtlogd (log: $LOGDIR/virtlogd.log)"
