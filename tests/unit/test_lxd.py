@@ -590,3 +590,29 @@ def test_incus_restricted_projects_get_no_swap_key():
     assert "limits.memory.swap" not in lxd.limit_config(lim, daemons.INCUS, "vl-learner-a")
     assert lxd.limit_config(lim, daemons.INCUS, "")["limits.memory.swap"] == "false"  # default project
     assert lxd.limit_config(lim, daemons.INCUS, "vl-learner-a")["limits.memory"] == "64MiB"
+
+
+def test_connect_asks_for_a_project_only_where_one_is_set(monkeypatch, tmp_path):
+    """Debian's python3-pylxd (2.2, what provisioning uses before the venv exists) has no
+    ``project`` argument: none is passed unless a project is set; then a clear error."""
+    import pylxd
+
+    sock = tmp_path / "unix.socket"
+    sock.touch()
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def old_client(endpoint=None, version="1.0", cert=None, verify=True, timeout=None):
+        seen["called"] = True
+        raise Stop
+
+    monkeypatch.setattr(pylxd, "Client", old_client)
+    monkeypatch.delenv("VIRTLAB_LXD_PROJECT", raising=False)
+    with pytest.raises(Stop):
+        lxd.connect(socket_file=str(sock))
+    assert seen["called"]
+    monkeypatch.setenv("VIRTLAB_LXD_PROJECT", "vl-learner-a")
+    with pytest.raises(lxd.LxdUnavailable, match="knows no LXD projects.*make lab"):
+        lxd.connect(socket_file=str(sock))

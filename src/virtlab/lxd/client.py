@@ -122,8 +122,15 @@ def connect(*, timeout: float = 10.0, socket_file: str | None = None) -> Any:
                              "(or `pip install pylxd`)") from None
     try:
         # the URL form works with every pylxd (older ones skip a socket path: not a regular file)
+        # a project only where one is set: Debian's python3-pylxd (2.2), which provisioning
+        # uses before `make lab` made the venv, knows no projects
+        proj = {"project": project()} if project() is not None else {}
         client = pylxd.Client(endpoint="http+unix://" + quote(sock, safe=""),
-                              timeout=(min(timeout, 5.0), timeout), project=project())
+                              timeout=(min(timeout, 5.0), timeout), **proj)
+    except TypeError as err:
+        raise LxdUnavailable(f"this pylxd ({getattr(pylxd, '__version__', '?')}) knows no LXD "
+                             f"projects ({err}). To fix: `make lab` (the course's venv has a "
+                             "newer pylxd)") from None
     except (pexc.ClientConnectionFailed, *_requests_errors()) as err:
         text = str(err)
         if "Permission denied" in text or "Errno 13" in text:
