@@ -249,8 +249,9 @@ def cleanup() -> list[str]:
     for root in stale_roots():
         cl = LocalCluster(members=1)
         cl.root = root  # adopted: no members to ask, so everything of it is killed and removed
-        if not root.exists():
-            root.mkdir(mode=0o700)  # only its processes are left: kill them, remove the folder
-        cl.close()
+        if root.exists():
+            cl.close()
+        else:  # its folder is gone, its processes are not: only they are left to end
+            cl._kill_leftovers()
         done.append(f"throwaway LXD cluster {root}")
     return done
