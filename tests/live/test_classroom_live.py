@@ -8,10 +8,12 @@ Root runs this (it sets the learners' passwords to fresh random ones and cleans 
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import secrets
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -389,6 +391,149 @@ def test_learner_memory_allowance_bites(learners):
     rc = int(a.run(MEMHOG).strip().splitlines()[-1])
     assert rc != 0  # 3 GiB > the learner's 2 GiB allowance: killed or refused, the server lives
     assert a.run("print(6 * 7)").strip() == "42"
+
+
+# LXD's project limits (provisioning: cpu 3 = the sum of the containers' limits.cpu, processes
+# 1000, memory 768MiB, disk 2GiB): one instance asking for more than the whole allowance of each
+OVER_EACH = """
+import json
+from virtlab import lxd
+c = lxd.connect()
+s, base = c.api.session, c.api._api_endpoint
+project = {{"project": "{project}"}}
+pool = s.get(base + "/profiles/default", params=project).json()["metadata"]["devices"]["root"]["pool"]
+before = sorted(i["name"] for i in lxd.list_instances())
+res = {{}}
+asks = {{"cpu": {{"limits.cpu": "{cpu}"}}, "processes": {{"limits.processes": "{processes}"}},
+         "memory": {{"limits.memory": "{memory}"}}, "disk": {{}}}}
+for what, cfg in asks.items():
+    small = {{"limits.cpu": "1", "limits.processes": "50", "limits.memory": "64MiB"}}
+    size = "{disk}" if what == "disk" else "256MiB"
+    r = s.post(base + "/instances", params=project,
+               json={{"name": "vl-cls{run}-over-" + what, "source": {{"type": "image", "alias": "vl-busybox"}},
+                     "config": {{**small, **cfg}},
+                     "devices": {{"root": {{"type": "disk", "path": "/", "pool": pool, "size": size}}}}}})
+    res[what] = [r.status_code, r.text[:300]]
+res["left"] = sorted(i["name"] for i in lxd.list_instances())
+res["before"] = before
+print(json.dumps(res))
+"""
+
+
+def test_each_lxd_project_limit_refuses_more_than_the_allowance(learners):
+    """CPU, processes, memory and disk: an instance asking for more than the learner's whole
+    allowance of one of them is refused by LXD with a message naming the limit, and nothing is
+    left behind (the fourth instance, over ``limits.instances``, is the test above)."""
+    from virtlab import classroom
+
+    a, _ = learners
+    project = classroom.project_name(a.name)
+    cfg = subprocess.run(["lxc", "project", "show", project], capture_output=True, text=True,
+                         check=True).stdout
+    for key in ("limits.cpu:", "limits.processes:", "limits.memory:", "limits.disk:"):
+        assert key in cfg, (key, cfg)
+    r = a.run_json(OVER_EACH.format(run=RUN, project=project, cpu=64, processes=10**6,
+                                    memory="64GiB", disk="1TiB"))
+    for what in ("cpu", "processes", "memory", "disk"):
+        status, body = r[what]
+        assert status >= 400, (what, r)
+        # LXD 5.0: 'Reached maximum aggregate value "3" for "limits.cpu" in project ...'
+        assert f"limits.{what}" in body and "maximum" in body.lower(), (what, body)
+    assert r["left"] == r["before"], r
+
+
+# the learner's delegated cgroup subtree (provisioning: pids 1024; a CPU quota of CL_CPU cores)
+FORK_UNTIL_REFUSED = """
+import json, os, subprocess, sys
+code = r'''
+import json, os, signal
+kids, err = [], None
+try:
+    for _ in range(20000):
+        pid = os.fork()
+        if pid == 0:
+            signal.pause()
+            os._exit(0)
+        kids.append(pid)
+except OSError as e:
+    err = type(e).__name__ + ": " + e.strerror
+for k in kids:
+    os.kill(k, signal.SIGKILL)
+for k in kids:
+    os.waitpid(k, 0)
+print(json.dumps({"made": len(kids), "err": err}))
+'''
+r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+out = json.loads(r.stdout)
+for line in open("/proc/self/cgroup"):
+    _, ctrl, path = line.strip().split(":", 2)
+    if "/virtlab-learners/" in path and ("pids" in ctrl.split(",") or ctrl == ""):
+        head, tail = path.split("/virtlab-learners/", 1)
+        top = head + "/virtlab-learners/" + tail.split("/")[0]
+        for mnt in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+            if os.path.exists(mnt + top + "/pids.max"):
+                out["max"] = open(mnt + top + "/pids.max").read().strip()
+                out["current"] = open(mnt + top + "/pids.current").read().strip()
+print(json.dumps(out))
+"""
+
+
+def test_learner_process_allowance_bites(learners):
+    """A fork loop in the learner's kernel stops at their subtree's pids.max with EAGAIN (the
+    host's own limit is far higher), every child is reaped, and both learners' servers answer."""
+    a, b = learners
+    r = a.run_json(FORK_UNTIL_REFUSED)
+    assert r["err"] and r["err"].startswith("BlockingIOError"), r
+    assert r.get("max", "max") != "max" and 0 < r["made"] < int(r["max"]), r
+    assert int(r["current"]) < int(r["max"]) - 100, r  # the children are gone again
+    assert a.run("print(6 * 7)").strip() == "42"
+    assert b.run("print(6 * 7)").strip() == "42"
+
+
+SPIN = """
+import json, os, resource, subprocess, sys, time
+n = 2 * (os.cpu_count() or 1)
+loop = "import time\\nt = time.monotonic() + 3\\nwhile time.monotonic() < t: pass"
+def used():  # CPU time of every child reaped so far (cumulative: this kernel ran others before)
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+c0, t0 = used(), time.monotonic()
+ps = [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(n)]
+for p in ps:
+    p.wait()
+wall = time.monotonic() - t0
+print(json.dumps({"cores_used": (used() - c0) / wall, "n": n}))
+"""
+
+
+def test_learner_cpu_quota_bites(learners):
+    """Busy loops on twice as many processes as cores: the learner's processes together get
+    about their quota (provisioning: CL_CPU, 1 core by default) — CPU time / wall time in one
+    run, beside the same loops run by root outside any quota, which get more."""
+    a, _ = learners
+    quota = _learner_cpu_quota(a.name)
+    cores = os.cpu_count() or 1
+    if quota is None or quota >= cores:
+        pytest.skip(f"the learner's CPU quota ({quota}) is not below this host's {cores} cores")
+    mine = a.run_json(SPIN)
+    root = json.loads(subprocess.run([sys.executable, "-c", SPIN], capture_output=True, text=True,
+                                     check=True, timeout=120).stdout)
+    assert root["cores_used"] > quota * 1.3, (root, quota)  # the host gives more than the quota
+    assert mine["cores_used"] < quota * 1.15, (mine, quota)  # the learner does not get it
+
+
+def _learner_cpu_quota(user: str) -> float | None:
+    """The learner's CPU quota in cores (cgroup v1 cfs quota or v2 cpu.max); None: none."""
+    for d in (Path("/sys/fs/cgroup/cpu,cpuacct"), Path("/sys/fs/cgroup/cpu")):
+        f = d / "virtlab-learners" / user / "cpu.cfs_quota_us"
+        if f.exists():
+            q = int(f.read_text())
+            return None if q < 0 else q / int((f.parent / "cpu.cfs_period_us").read_text())
+    f = Path("/sys/fs/cgroup/virtlab-learners") / user / "cpu.max"
+    if f.exists():
+        q, period = f.read_text().split()
+        return None if q == "max" else int(q) / int(period)
+    return None
 
 
 def _git(*args: str, cwd: Path) -> None:
