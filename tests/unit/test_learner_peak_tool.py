@@ -1,0 +1,50 @@
+"""tools/learner_peak.py: the notebook runner's own memory is told apart from the learner's
+kernels (the learner's figure puts their Jupyter server in the runner's place)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytest.importorskip("psutil")
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("learner_peak", ROOT / "tools" / "learner_peak.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _sleeper(path: Path) -> subprocess.Popen:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("import time\nx = bytearray(48 << 20)\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    p = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+def test_runner_rss_counts_only_the_runner_listed_in_the_subtree(tmp_path):
+    lp = _tool()
+    runner = _sleeper(tmp_path / "tools" / "run_notebooks.py")
+    other = _sleeper(tmp_path / "tools" / "something_else.py")
+    try:
+        cg = tmp_path / "cg"
+        cg.mkdir()
+        (cg / "cgroup.procs").write_text(f"{runner.pid}\n{other.pid}\n")
+        got = lp.runner_rss(cg)
+        assert got >= 48 << 20  # the runner's 48 MiB buffer ...
+        assert got < 2 * (48 << 20)  # ... and not the other process's too
+        (cg / "cgroup.procs").write_text(f"{other.pid}\n")
+        assert lp.runner_rss(cg) == 0  # a runner outside the subtree is not the learner's
+        (cg / "cgroup.procs").unlink()
+        assert lp.runner_rss(cg) == 0  # unreadable subtree: nothing, no error
+    finally:
+        for p in (runner, other):
+            p.kill()
+            p.wait(timeout=10)
