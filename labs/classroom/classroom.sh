@@ -3,7 +3,7 @@
 # the LXD gate (root; learners reach their own restricted project through it) and JupyterHub
 # with its proxy on 127.0.0.1. No systemd needed: detached processes with pid files.
 #
-#   sudo labs/classroom/classroom.sh start|stop|status
+#   sudo labs/classroom/classroom.sh start|stop|status|restart-gate
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STATE="${VIRTLAB_CLASSROOM_STATE:-/var/lib/virtlab-classroom}"
@@ -46,6 +46,17 @@ case "${1:-}" in
     wait_for 60 "JupyterHub" "$VENV/bin/python" -c \
       "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${VIRTLAB_CLASSROOM_PORT:-8000}/hub/api/', timeout=2)"
     echo "classroom: hub on http://127.0.0.1:${VIRTLAB_CLASSROOM_PORT:-8000}/ for: ${LEARNERS:-nobody}" ;;
+  restart-gate)  # after the course package was updated: the gate runs its code (the hub and
+    # the learners' servers keep running; an LXD call in flight through the gate is cut)
+    if alive "$RUN/gate.pid"; then
+      pid="$(cat "$RUN/gate.pid")"; kill "$pid"
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    fi
+    rm -f "$RUN/gate.pid" "$RUN/lxd/unix.socket"
+    cd "$STATE"
+    daemon "$RUN/gate.pid" "$STATE/gate.log" "$VENV/bin/python" -m virtlab.classroom gate
+    wait_for 10 "the LXD gate" test -S "$RUN/lxd/unix.socket"
+    echo "classroom: gate restarted (pid $(cat "$RUN/gate.pid"))" ;;
   stop)
     for p in hub gate; do
       if alive "$RUN/$p.pid"; then kill "$(cat "$RUN/$p.pid")"; fi

@@ -30,6 +30,7 @@ if [ ! -x "$CLASSROOM_DIR/venv/bin/jupyterhub" ] || [ "$REPO/pyproject.toml" -nt
   [ -x "$CLASSROOM_DIR/venv/bin/python" ] || /usr/bin/python3 -m venv "$CLASSROOM_DIR/venv"
   "$CLASSROOM_DIR/venv/bin/pip" install -q --progress-bar off "$REPO[hub,libvirt]" >/dev/null
   touch "$CLASSROOM_DIR/venv/.virtlab-stamp"
+  CL_UPDATED=1
 fi
 if [ ! -x "$CLASSROOM_DIR/node/node_modules/.bin/configurable-http-proxy" ]; then
   step "configurable-http-proxy (npm)"
@@ -67,4 +68,9 @@ done
 LEARNER=""
 if [ -n "${CLASSROOM_PASSWORDS_FILE:-}" ]; then chpasswd < "$CLASSROOM_PASSWORDS_FILE"; fi
 (IFS=','; echo "${CL_USERS[*]}") > "$CLASSROOM_STATE/learners"
+if [ "${CL_UPDATED:-0}" = 1 ] && [ -f /run/virtlab-classroom/gate.pid ] \
+    && kill -0 "$(cat /run/virtlab-classroom/gate.pid)" 2>/dev/null; then
+  step "the course package was updated: restarting the LXD gate so learners' calls go through the new code"
+  VIRTLAB_CLASSROOM_VENV="$CLASSROOM_DIR/venv" "$REPO/labs/classroom/classroom.sh" restart-gate
+fi
 VIRTLAB_CLASSROOM_VENV="$CLASSROOM_DIR/venv" "$REPO/labs/classroom/classroom.sh" start
