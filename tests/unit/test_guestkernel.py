@@ -140,3 +140,24 @@ def test_tb_cache_in_domain_xml():
     assert "tb-cache" not in virt.DomainSpec(name="t").to_xml(domain_type="qemu")
     with pytest.raises(ValueError):
         virt.DomainSpec(name="t", tb_cache_mib=0)
+
+
+def test_source_edits_apply_once_and_refuse_a_moved_text(tmp_path):
+    """The no-poison edit (see guestkernel.SOURCE_EDITS) applies to the text as Debian's 6.1
+    source has it; a source where it moved is refused with what to do, and nothing is written."""
+    f = tmp_path / "arch/x86/mm/init.c"
+    f.parent.mkdir(parents=True)
+    before = ("\t} else {\n\t\tfree_reserved_area((void *)begin, (void *)end,\n"
+              "\t\t\t\t   POISON_FREE_INITMEM, what);\n\t}\n")
+    f.write_text(before)
+    assert guestkernel.apply_source_edits(tmp_path) == ["arch/x86/mm/init.c"]
+    after = f.read_text()
+    assert "POISON_FREE_INITMEM" not in after and "-1, what);" in after
+    with pytest.raises(guestkernel.KernelBuildError, match="SOURCE_EDITS"):
+        guestkernel.apply_source_edits(tmp_path)  # already edited: 0 matches
+    assert f.read_text() == after
+    two = (("arch/x86/mm/init.c", "-1, what);", "X", "first"), ("missing.c", "y", "z", "second"))
+    with pytest.raises(guestkernel.KernelBuildError, match="missing.c"):
+        guestkernel.apply_source_edits(tmp_path, two)
+    assert f.read_text() == after  # the first edit was not written either
+
