@@ -281,8 +281,13 @@ def main() -> int:
         "instances_mib": {k: round(v / MIB, 1) for k, v in w.get("instances", {}).items()}}
     r = sampler.best_server
     result["runner_mib"] = round(r.get("runner", 0) / MIB, 1)
-    result["learner_peak_server_mib"] = round(r["total"] / MIB + result.get("server_mib", 0.0), 1)
     result["at_peak_server"] = {"notebook": r.get("notebook", "")}
+    if r.get("runner") and "server_mib" in result:
+        result["learner_peak_server_mib"] = round(r["total"] / MIB + result["server_mib"], 1)
+    else:  # no runner seen in the subtree, or no server measured: no figure rather than a wrong one
+        result["learner_peak_server_mib"] = None
+        result["learner_peak_server_why"] = ("the notebook runner was not found in the learner's "
+                                             "subtree" if not r.get("runner") else "run with --server")
     # the subtree's own high-water mark may fall between samples: take the larger of the two
     result["learner_peak_mib"] = round(max(result["peak_total_mib"], result["subtree_peak_mib"])
                                        + result.get("server_mib", 0.0), 1)

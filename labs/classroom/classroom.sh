@@ -32,13 +32,16 @@ with open(log, "ab") as out, open(os.devnull, "rb") as null:
 open(pidfile, "w").write(f"{p.pid}\n")
 PY
 }
+start_gate() {
+  cd "$STATE"  # the gate and the hub outlive the folder they were started from (a CI clone)
+  if ! alive "$RUN/gate.pid"; then
+    daemon "$RUN/gate.pid" "$STATE/gate.log" "$VENV/bin/python" -m virtlab.classroom gate
+  fi
+  wait_for 10 "the LXD gate" test -S "$RUN/lxd/unix.socket"
+}
 case "${1:-}" in
   start)
-    cd "$STATE"  # the gate and the hub outlive the folder they were started from (a CI clone)
-    if ! alive "$RUN/gate.pid"; then
-      daemon "$RUN/gate.pid" "$STATE/gate.log" "$VENV/bin/python" -m virtlab.classroom gate
-    fi
-    wait_for 10 "the LXD gate" test -S "$RUN/lxd/unix.socket"
+    start_gate
     if ! alive "$RUN/hub.pid"; then
       VIRTLAB_CLASSROOM_LEARNERS="$LEARNERS" daemon "$RUN/hub.pid" "$STATE/hub.log" \
         "$VENV/bin/jupyterhub" -f "$HERE/jupyterhub_config.py"
@@ -53,9 +56,7 @@ case "${1:-}" in
       for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     fi
     rm -f "$RUN/gate.pid" "$RUN/lxd/unix.socket"
-    cd "$STATE"
-    daemon "$RUN/gate.pid" "$STATE/gate.log" "$VENV/bin/python" -m virtlab.classroom gate
-    wait_for 10 "the LXD gate" test -S "$RUN/lxd/unix.socket"
+    start_gate
     echo "classroom: gate restarted (pid $(cat "$RUN/gate.pid"))" ;;
   stop)
     for p in hub gate; do

@@ -446,13 +446,13 @@ def test_each_lxd_project_limit_refuses_more_than_the_allowance(learners):
 FORK_UNTIL_REFUSED = """
 import json, os, subprocess, sys
 code = r'''
-import json, os, signal
+import json, os, signal, time
 kids, err = [], None
 try:
     for _ in range(20000):
         pid = os.fork()
         if pid == 0:
-            signal.pause()
+            time.sleep(120)  # bounded: gone on their own even if this loop's owner is killed
             os._exit(0)
         kids.append(pid)
 except OSError as e:

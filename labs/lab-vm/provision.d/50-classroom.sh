@@ -68,9 +68,8 @@ done
 LEARNER=""
 if [ -n "${CLASSROOM_PASSWORDS_FILE:-}" ]; then chpasswd < "$CLASSROOM_PASSWORDS_FILE"; fi
 (IFS=','; echo "${CL_USERS[*]}") > "$CLASSROOM_STATE/learners"
-if [ "${CL_UPDATED:-0}" = 1 ] && [ -f /run/virtlab-classroom/gate.pid ] \
-    && kill -0 "$(cat /run/virtlab-classroom/gate.pid)" 2>/dev/null; then
-  step "the course package was updated: restarting the LXD gate so learners' calls go through the new code"
+if [ "${CL_UPDATED:-0}" = 1 ]; then  # a running gate would go on with the old code
+  step "the course package was (re)installed: (re)starting the LXD gate on it"
   VIRTLAB_CLASSROOM_VENV="$CLASSROOM_DIR/venv" "$REPO/labs/classroom/classroom.sh" restart-gate
 fi
 VIRTLAB_CLASSROOM_VENV="$CLASSROOM_DIR/venv" "$REPO/labs/classroom/classroom.sh" start
