@@ -72,6 +72,33 @@ def test_course_vm_boots_runs_saves_snapshots_and_crashes_alone(tag):
     assert virt.domain_facts(f"{tag}-a", uri=URI) is None
 
 
+def test_course_vm_without_a_panic_device_says_so_and_boots_on_the_course_firmware(tag):
+    import psutil
+
+    with virt.vm(name=f"{tag}-np", memory=128, uri=URI, panic_device=False) as g:
+        # the marker's pvpanic field is a bound driver, not a driver that merely exists
+        assert g.marker["pvpanic"] is False
+        with pytest.raises(virt.VirtError, match="no pvpanic"):
+            g.crash()
+        # /init mounted proc, sysfs and devtmpfs with one `mount -a`
+        assert g.run("cut -d' ' -f2 /proc/mounts | sort | tr '\\n' ' '").output.split() == [
+            "/", "/dev", "/proc", "/sys"]
+        fw = ET.fromstring(g.dom.XMLDesc(0)).find("os/loader")
+        if virt.course_firmware():
+            assert fw is not None and fw.text == str(virt.QBOOT_ROM) and g.firmware == "qboot.rom"
+        else:
+            assert fw is None and g.firmware == "seabios"
+        # libvirt's destroy waits until its QEMU is reaped: without systemd, the daemon script runs
+        # libvirtd under tini (a subreaper), else PID 1 reaps it — late on CI's machines (1.3-1.8 s)
+        pid = g.qemu_pid()
+        assert pid is not None
+        reaper = psutil.Process(pid).parent()
+        if open("/proc/1/comm").read().strip() != "systemd":
+            assert reaper is not None and reaper.name() == "tini", (
+                f"QEMU's parent is {reaper and reaper.name()}: start libvirtd with "
+                "labs/lab-vm/libvirt-daemon.sh (under tini)")
+
+
 def test_vm_without_marker_is_destroyed_at_its_deadline(tag):
     name = f"{tag}-silent"
     t0 = time.monotonic()

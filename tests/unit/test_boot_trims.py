@@ -38,3 +38,23 @@ def test_summary_is_paired_ratios_with_their_spread() -> None:
 def test_bad_pair_count_is_refused_before_any_boot() -> None:
     with pytest.raises(ValueError, match="pairs"):
         bootexp.bench_trims(0)
+
+
+def test_an_unknown_choice_is_refused_before_any_boot() -> None:
+    with pytest.raises(ValueError, match="trims, firmware"):
+        bootexp.bench_trims(3, choice="cpu")
+
+
+def test_firmware_pairs_are_summed_up_with_their_host_side() -> None:
+    data = {"choice": "firmware", "with": "qboot", "without": "SeaBIOS (QEMU's default)",
+            "kernel": "minimal", "pairs": [
+                {"with": {"kernel_s": 0.9, "host_s": 0.5, "wall_s": 1.6},
+                 "without": {"kernel_s": 0.9, "host_s": 0.6, "wall_s": 1.7}},
+                {"with": {"kernel_s": 1.0, "host_s": 0.6, "wall_s": 1.8},
+                 "without": {"kernel_s": 1.0, "host_s": 0.8, "wall_s": 2.0}}]}
+    s = bootexp.summary_trims(data)
+    assert s["host_s"]["ratio"]["min"] == pytest.approx(0.75)
+    assert s["host_s"]["ratio"]["max"] == pytest.approx(5 / 6)
+    text = bootexp.format_trims(data)
+    assert text.startswith("firmware: with = qboot, without = SeaBIOS")
+    assert "host + firmware" in text and "2 pairs" in text

@@ -4,6 +4,8 @@ API against libvirt's in-process test driver (test:///default)."""
 from __future__ import annotations
 
 import gzip
+import json
+import re
 import shutil
 import subprocess
 import uuid
@@ -126,10 +128,37 @@ def test_initramfs_is_a_valid_newc_archive(tmp_path):
     raw = gzip.decompress(out.read_bytes())
     listing = subprocess.run(["cpio", "-t", "--quiet"], input=raw, capture_output=True,
                              check=True, timeout=30).stdout.decode().split()
-    assert {"init", "bin/busybox", "bin/sh", "lib/modules/pvpanic.ko"} <= set(listing)
+    assert {"init", "bin/busybox", "bin/sh", "lib/modules/pvpanic.ko", "etc/fstab"} <= set(listing)
     init = subprocess.run(["cpio", "-i", "--to-stdout", "--quiet", "init"], input=raw,
                           capture_output=True, check=True, timeout=30).stdout.decode()
-    assert virt.MARKER in init and "uname -r" in init
+    assert virt.MARKER in init and "mount -a" in init
+    fstab = subprocess.run(["cpio", "-i", "--to-stdout", "--quiet", "etc/fstab"], input=raw,
+                           capture_output=True, check=True, timeout=30).stdout.decode()
+    assert [ln.split()[1] for ln in fstab.splitlines()] == ["/proc", "/sys", "/dev"]
+    # the modules can be read back (a new /init is packed with them, nothing fetched again)
+    assert virt.initramfs_modules(out) == {"pvpanic.ko": b"x"}
+
+
+def test_init_runs_few_processes_before_its_marker():
+    """Under TCG each process costs ~10 ms of boot: before the marker, /init runs only
+    `mount -a`, `stty` and (stock kernel only) insmod; the marker's facts come from builtins."""
+    before = "\n".join(ln.split("  #")[0] for ln in virt.INIT_SCRIPT.split("VIRTLAB-READY")[0]
+                       .splitlines() if not ln.startswith("# "))
+    # no command substitution (a fork each); $(( )) is the shell's own arithmetic
+    assert not re.search(r"\$\((?!\()", before) and "`" not in before
+    commands = {ln.split()[0] for ln in before.splitlines()
+                if ln.strip() and not ln.lstrip().startswith("#")}
+    assert commands <= {"#!/bin/sh", "export", "mount", "echo", "if", "for", "[", "done", "fi",
+                        "stty", "read", "case", "panic=no", "cpus=0", "while"}, commands
+    # the pvpanic field says a driver is *bound* to a device, not merely that the driver exists
+    assert "pvpanic-mmio/QEMU0001:*" in before and "pvpanic-pci/0000:*" in before
+
+
+def test_initramfs_modules_refuses_what_is_not_newc(tmp_path):
+    bad = tmp_path / "x.gz"
+    bad.write_bytes(gzip.compress(b"not a cpio archive" * 10))
+    with pytest.raises(virt.VirtError, match="newc"):
+        virt.initramfs_modules(bad)
 
 
 def test_missing_images_say_how_to_build(patch_pkg, tmp_path):
@@ -276,6 +305,20 @@ def test_build_images_is_offline_idempotent_and_readable(tmp_path, monkeypatch, 
     assert a.kernel.read_bytes() == elf and a.release == "9.9.9-test" and a.pvpanic
     assert all(p.stat().st_mode & 0o004 for p in a.directory.iterdir())  # QEMU's user may read
     assert virt.build_images() == first and len(calls) == 1  # second run: nothing rebuilt
+    manifest = a.directory / "manifest.json"
+    assert json.loads(manifest.read_text())["initramfs_key"] == virt.INITRAMFS_KEY
+    # a lab VM provisioned with an older /init: the initramfs alone is rebuilt, modules kept
+    m = json.loads(manifest.read_text())
+    m["initramfs_key"] = "older"
+    manifest.write_text(json.dumps(m))
+    mods = virt.initramfs_modules(a.initrd)
+    virt.build_initramfs(a.initrd, busybox=busybox_path(), modules=mods)  # as if built before
+    kernel_before = a.kernel.stat().st_mtime_ns
+    again = virt.build_images()
+    assert "initramfs rebuilt" in again[2] and len(calls) == 1  # nothing downloaded
+    assert json.loads(manifest.read_text())["initramfs_key"] == virt.INITRAMFS_KEY
+    assert virt.initramfs_modules(a.initrd) == mods and a.kernel.stat().st_mtime_ns == kernel_before
+    assert a.initrd.stat().st_mode & 0o004
     virt.build_images(force=True)
     assert len(calls) == 2
 
@@ -312,3 +355,47 @@ def test_embedded_views_fold_in_the_recorded_real_run(monkeypatch, capsys):
         assert "RECORDED" not in capsys.readouterr().out
         show(r)
         assert ("RECORDED, not live" in capsys.readouterr().out) == has_recording
+
+
+def test_firmware_is_a_rom_loader_only_with_a_kernel(tmp_path):
+    xml = virt.DomainSpec(name="fw", kernel="/k", firmware="/usr/share/qemu/qboot.rom").to_xml()
+    loader = ET.fromstring(xml).find("os/loader")
+    assert loader is not None and loader.text == "/usr/share/qemu/qboot.rom"
+    assert loader.get("type") == "rom" and loader.get("readonly") == "yes"
+    assert ET.fromstring(virt.DomainSpec(name="fw", kernel="/k").to_xml()).find("os/loader") is None
+    assert ET.fromstring(virt.DomainSpec(name="fw", kernel="/k", firmware="/q").to_xml(
+        domain_type="test")).find("os/loader") is None
+    with pytest.raises(ValueError, match="needs a kernel"):
+        virt.DomainSpec(name="fw", firmware="/usr/share/qemu/qboot.rom")
+    with pytest.raises(ValueError, match="absolute path"):
+        virt.DomainSpec(name="fw", kernel="/k", firmware="qboot.rom")
+
+
+def test_course_firmware_is_qboot_where_installed(tmp_path, monkeypatch, patch_pkg):
+    from virtlab.virt import base
+
+    rom = tmp_path / "qboot.rom"
+    monkeypatch.setattr(base, "QBOOT_ROM", rom)
+    monkeypatch.delenv("VIRTLAB_FIRMWARE", raising=False)
+    assert base.course_firmware() is None  # not installed: QEMU's default (SeaBIOS)
+    with monkeypatch.context() as mp:
+        mp.setenv("VIRTLAB_FIRMWARE", "qboot")
+        with pytest.raises(virt.VirtError, match="qemu-system-data"):
+            base.course_firmware()
+    rom.write_bytes(b"rom")
+    assert base.course_firmware() == str(rom)
+    monkeypatch.setenv("VIRTLAB_FIRMWARE", "seabios")
+    assert base.course_firmware() is None
+    monkeypatch.setenv("VIRTLAB_FIRMWARE", "uefi")
+    with pytest.raises(ValueError, match="auto, qboot or seabios"):
+        base.course_firmware()
+
+
+def test_vm_refuses_an_unknown_firmware_before_connecting(monkeypatch, patch_pkg):
+    def no_connect(uri=None):
+        raise AssertionError("connected before checking its arguments")
+
+    patch_pkg(virt, "connect", no_connect)
+    with pytest.raises(ValueError, match="firmware must be"):
+        with virt.vm(name="fw", firmware="uefi"):
+            pass

@@ -57,8 +57,13 @@ if has_systemd; then
   systemctl start libvirtd || die "systemctl start libvirtd failed (journalctl -u libvirtd)"
   wait_for 30 "libvirtd socket" test -S /run/libvirt/libvirt-sock
 else
+  # tini: a subreaper for libvirtd's QEMUs (libvirt-daemon.sh says why: VM stops 1.2-2 s -> ms)
+  apt_install tini
   if [ "$LIBVIRT_CONF_CHANGED" = 1 ] && "$HERE/libvirt-daemon.sh" status >/dev/null 2>&1; then
     step "restarting libvirtd (its configuration changed)"; "$HERE/libvirt-daemon.sh" stop
+  elif "$HERE/libvirt-daemon.sh" status >/dev/null 2>&1 && ! "$HERE/libvirt-daemon.sh" reaped; then
+    step "restarting libvirtd under tini (its QEMUs were left for PID 1 to reap)"
+    "$HERE/libvirt-daemon.sh" stop
   fi
   step "starting libvirtd by hand (no systemd)"
   "$HERE/libvirt-daemon.sh" start || die "libvirtd did not start (see /var/log/libvirt/libvirtd.log)"

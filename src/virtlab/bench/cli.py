@@ -50,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--boot-trims", action="store_true",
                     help="only compare the course VM booted with and without its kernel-parameter "
                          "trims (virtlab.bootexp.trims: paired boots, ratio of medians)")
+    ap.add_argument("--boot-firmware", action="store_true",
+                    help="only compare the course VM on qboot (its firmware where installed) and on "
+                         "QEMU's default SeaBIOS (paired boots, ratio of medians)")
     ap.add_argument("--out", default="bench-out", help="directory for CSV + PNG (default: bench-out)")
     ap.add_argument("--require-all", action="store_true", help="fail when a target is unavailable")
     ap.add_argument("--save-reference", action="store_true",
@@ -58,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--ns-start", action="store_true",
                     help="only compare starting a command in fresh namespaces: virtlab vs unshare(1)")
     args = ap.parse_args(list(argv or []))
+    if args.boot_trims and args.boot_firmware:
+        ap.error("give --boot-trims or --boot-firmware, not both (each is its own paired run)")
     profile = args.profile or "quick"
     out = Path(args.out)
     if args.boot:
@@ -69,14 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         bootexp.show(data)
         print(f"wrote {out}/bootexp.json")
         return 0
-    if args.boot_trims:
+    if args.boot_trims or args.boot_firmware:
         from virtlab import bootexp
 
-        data = bootexp.bench_trims(3 if profile == "quick" else 7)
+        n = 3 if profile == "quick" else 7
+        data = bootexp.bench_trims(n) if args.boot_trims else bootexp.bench_firmware(n)
+        name = "bench-boot-trims.json" if args.boot_trims else "bench-boot-firmware.json"
         out.mkdir(parents=True, exist_ok=True)
-        (out / "bench-boot-trims.json").write_text(json.dumps(data, indent=1) + "\n")
+        (out / name).write_text(json.dumps(data, indent=1) + "\n")
         print(bootexp.format_trims(data))
-        print(f"wrote {out}/bench-boot-trims.json")
+        print(f"wrote {out}/{name}")
         return 0
     targets = parse_targets(args.targets)
     if args.ns_start:

@@ -25,7 +25,8 @@ Where each piece lives (this package re-exports all their names, so ``virtlab.bo
 * ``bootexp/disk.py`` — the Debian+systemd disk image, built offline (debootstrap, ``mkfs.ext4 -d``).
 * ``bootexp/boots.py`` — one boot of a guest or a container, timed by phase and measured.
 * ``bootexp/experiment.py`` — what this host can run, repeated boots, summaries, ratios, cleanup.
-* ``bootexp/trims.py`` — the course VM's boot trims, with and without, in pairs.
+* ``bootexp/trims.py`` — the course VM's boot trims and its firmware (qboot vs SeaBIOS), with
+  and without, in pairs.
 * ``bootexp/views.py`` — the table beside the anchors; ``bootexp/demos.py`` — ``bootexp.startup``.
 """
 # ruff: noqa: F401  (re-exports: the package's public names stay where they were)
@@ -79,6 +80,7 @@ from virtlab.bootexp.experiment import (
     summary,
 )
 from virtlab.bootexp.trims import (
+    bench_firmware,
     bench_trims,
     format_trims,
     summary_trims,

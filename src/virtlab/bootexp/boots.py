@@ -30,15 +30,17 @@ def _memory(g: Any) -> dict[str, float | None]:
 
 
 def boot_busybox(kernel: str, *, memory: int = MEMORY_MIB, tb_cache: int | None = TB_CACHE_MIB,
-                 settle_s: float = 1.0, cmdline: str | None = None) -> dict[str, Any]:
+                 settle_s: float = 1.0, cmdline: str | None = None,
+                 firmware: str = "course") -> dict[str, Any]:
     """Boot the course VM with ``kernel`` ("minimal"/"stock"): phases, memory, release.
-    ``cmdline`` replaces the course VM's kernel command line (the default when None)."""
+    ``cmdline`` replaces the course VM's kernel command line (the default when None);
+    ``firmware`` as in :func:`virtlab.virt.vm` ("course", "qboot", "seabios")."""
     from virtlab import virt
 
     extra = {} if cmdline is None else {"cmdline": cmdline}
     spec = virt.DomainSpec(name=f"bootexp-{kernel}-{uuid.uuid4().hex[:4]}", memory=memory,
                            tb_cache_mib=tb_cache, **extra)
-    with virt.vm(spec, guest_kernel=kernel, boot_timeout=120) as g:
+    with virt.vm(spec, guest_kernel=kernel, boot_timeout=120, firmware=firmware) as g:
         wall = float(g.boot_seconds or 0)
         up = float(g.marker["uptime_s"])
         m = _RUN_INIT_RE.search(g.run("dmesg").output)
@@ -46,7 +48,7 @@ def boot_busybox(kernel: str, *, memory: int = MEMORY_MIB, tb_cache: int | None 
         time.sleep(settle_s)
         return {"wall_s": wall, "host_s": wall - up, "kernel_s": k,
                 "init_s": None if k is None else up - k, "services_s": None,
-                "release": g.marker["release"], **_memory(g)}
+                "release": g.marker["release"], "firmware": g.firmware, **_memory(g)}
 
 
 def boot_systemd(*, memory: int = MEMORY_MIB, tb_cache: int | None = TB_CACHE_MIB,
@@ -84,6 +86,7 @@ def boot_systemd(*, memory: int = MEMORY_MIB, tb_cache: int | None = TB_CACHE_MI
                             if "VIRTLAB-ANALYZE " in ln), "")
             time.sleep(settle_s)
             out: dict[str, Any] = {"wall_s": wall, "host_s": wall - up, "release": g.marker["release"],
+                                   "firmware": g.firmware,
                                    "state": st.group(1) if st else None,
                                    "active_units": int(st.group(2)) if st else None,
                                    "analyze": analyze, "blame": blame, "failed_units": failed, **_memory(g)}

@@ -1,9 +1,12 @@
-"""The course VM's boot trims, measured: the same guest booted with and without them, in pairs.
+"""The course VM's boot choices, measured: the same guest booted with and without one, in pairs.
 
-:data:`virtlab.virt.base.BOOT_TRIMS` are kernel parameters that skip work the course VM never
-needs (the legacy BSD ptys, probing four UARTs). Each pair boots the course VM once with the
-default command line and once without the trims, in alternating order, so drift on a noisy host
-hits both sides; the figure is the median of the paired ratios (with : without) and their range.
+* trims — :data:`virtlab.virt.base.BOOT_TRIMS`, kernel parameters that skip work the course VM
+  never needs (the legacy BSD ptys, probing four UARTs): the default command line vs without them;
+* firmware — qboot (:data:`virtlab.virt.base.QBOOT_ROM`, the course VM's firmware where
+  installed) vs QEMU's default SeaBIOS, same kernel, initramfs and command line.
+
+Each pair boots the course VM once each way, in alternating order, so drift on a noisy host hits
+both sides; the figure is the median of the paired ratios (with : without) and their range.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from virtlab.safety import check_int
 from virtlab.virt.base import BOOT_TRIMS, DEFAULT_CMDLINE
 
 #: what each pair compares, and the JSON keys of one boot that are compared
-METRICS = ("kernel_s", "wall_s")
+METRICS = ("kernel_s", "host_s", "wall_s")
 
 
 def without_trims(cmdline: str = DEFAULT_CMDLINE) -> str:
@@ -26,25 +29,44 @@ def without_trims(cmdline: str = DEFAULT_CMDLINE) -> str:
     return " ".join(p for p in cmdline.split() if p not in trims)
 
 
-def bench_trims(pairs: int = 5, *, kernel: str = "minimal", memory: int = MEMORY_MIB) -> dict[str, Any]:
-    """Boot the course VM ``pairs`` times with and without the trims (alternating which goes
-    first); every boot kept. Needs ``qemu:///system`` (root) and the course VM's images."""
+#: what can be compared: name -> (what "with" and "without" are, in words)
+CHOICES = {"trims": ("the boot trims", "the default command line", "without the trims"),
+           "firmware": ("the firmware", "qboot", "SeaBIOS (QEMU's default)")}
+
+
+def bench_trims(pairs: int = 5, *, kernel: str = "minimal", memory: int = MEMORY_MIB,
+                choice: str = "trims") -> dict[str, Any]:
+    """Boot the course VM ``pairs`` times with and without ``choice`` (a key of :data:`CHOICES`;
+    alternating which goes first); every boot kept. Needs ``qemu:///system`` (root) and the
+    course VM's images (and, for "firmware", qboot installed)."""
     from virtlab.bootexp.boots import boot_busybox
 
+    if choice not in CHOICES:
+        raise ValueError(f"choice must be one of {', '.join(CHOICES)}, not {choice!r}")
     check_int(pairs, minimum=1, maximum=50, what="pairs")
     plain = without_trims()
+    sides: dict[str, dict[str, Any]] = (
+        {"with": {"cmdline": None}, "without": {"cmdline": plain}} if choice == "trims"
+        else {"with": {"firmware": "qboot"}, "without": {"firmware": "seabios"}})
     rows = []
     for i in range(pairs):
         order = ("with", "without") if i % 2 == 0 else ("without", "with")
         row: dict[str, Any] = {}
         for side in order:
-            row[side] = boot_busybox(kernel, memory=memory, settle_s=0.0,
-                                     cmdline=None if side == "with" else plain)
+            row[side] = boot_busybox(kernel, memory=memory, settle_s=0.0, **sides[side])
         rows.append(row)
-    return {"kernel": kernel, "memory_mib": memory, "trims": BOOT_TRIMS, "with": DEFAULT_CMDLINE,
-            "without": plain, "pairs": rows,
+    what, with_, without = CHOICES[choice]
+    return {"choice": choice, "kernel": kernel, "memory_mib": memory,
+            "trims": BOOT_TRIMS if choice == "trims" else None,
+            "with": DEFAULT_CMDLINE if choice == "trims" else with_,
+            "without": plain if choice == "trims" else without, "pairs": rows,
             "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "loadavg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def bench_firmware(pairs: int = 5, *, kernel: str = "minimal", memory: int = MEMORY_MIB) -> dict[str, Any]:
+    """The course VM on qboot vs on SeaBIOS, in pairs (see :func:`bench_trims`)."""
+    return bench_trims(pairs, kernel=kernel, memory=memory, choice="firmware")
 
 
 def _spread(vals: list[float]) -> dict[str, float]:
@@ -68,8 +90,12 @@ def summary_trims(data: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]
 def format_trims(data: dict[str, Any]) -> str:
     """The summary as text: one line per metric, medians with [min–max] and the paired ratio."""
     s = summary_trims(data)
-    label = {"kernel_s": "kernel (to /init)", "wall_s": "create → marker"}
-    lines = [f"boot trims ({data['trims']}), {len(data['pairs'])} pairs, {data['kernel']} kernel:"]
+    label = {"kernel_s": "kernel (to /init)", "wall_s": "create → marker", "host_s": "host + firmware"}
+    if data.get("choice", "trims") == "trims":
+        head = f"boot trims ({data['trims']})"
+    else:
+        head = f"firmware: with = {data['with']}, without = {data['without']}"
+    lines = [f"{head}, {len(data['pairs'])} pairs, {data['kernel']} kernel:"]
     for m, v in s.items():
         w, wo, r = v["with"], v["without"], v["ratio"]
         lines.append(f"  {label[m]:18s} with {w['median']:.2f} s [{w['min']:.2f}–{w['max']:.2f}]  "

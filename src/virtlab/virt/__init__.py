@@ -51,16 +51,20 @@ from virtlab.virt.base import (
     MAX_VCPUS,
     MIN_MEMORY_MIB,
     PVPANIC_MODULES,
+    QBOOT_ROM,
     SYSTEM_URI,
     SYSTEM_VM_DIR,
     TEST_URI,
     VM_SUBDIR,
     MissingImage,
     VirtError,
+    course_firmware,
 )
 from virtlab.virt.bootfiles import (
+    FSTAB,
     GUEST_KERNELS,
     INIT_SCRIPT,
+    INITRAMFS_KEY,
     Artefacts,
     _add_minimal_kernel,
     _ar_members,
@@ -73,6 +77,7 @@ from virtlab.virt.bootfiles import (
     build_images,
     build_initramfs,
     extract_vmlinux,
+    initramfs_modules,
     kernel_choice,
     vm_dirs,
 )

@@ -2,6 +2,7 @@
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 # =========================================================================== demos (notebook 06)
@@ -30,6 +31,30 @@ DEFAULT_CMDLINE = f"console=ttyS0 quiet panic=0 tsc=reliable no_timer_check i804
 
 
 MIN_MEMORY_MIB = 32
+
+
+#: qboot, QEMU's minimal x86 firmware (Debian: qemu-system-data): it sets up memory, PCI and the
+#: ACPI tables QEMU hands it, then jumps to the kernel QEMU loaded — no POST, no option-ROM
+#: scan, no boot menu. The course VM (direct kernel boot, PVH) starts on it where it is
+#: installed; measured against QEMU's default SeaBIOS side by side: `virtlab bench --boot-firmware`.
+QBOOT_ROM = Path("/usr/share/qemu/qboot.rom")
+
+
+def course_firmware() -> str | None:
+    """The firmware a course VM boots with: qboot where installed, else None (QEMU's default,
+    SeaBIOS). ``VIRTLAB_FIRMWARE=seabios`` asks for QEMU's default; ``=qboot`` insists on qboot
+    (a clear error where it is missing)."""
+    choice = os.environ.get("VIRTLAB_FIRMWARE", "auto")
+    if choice not in ("auto", "qboot", "seabios"):
+        raise ValueError(f"VIRTLAB_FIRMWARE must be auto, qboot or seabios, not {choice!r}")
+    if choice == "seabios":
+        return None
+    if QBOOT_ROM.is_file():
+        return str(QBOOT_ROM)
+    if choice == "qboot":
+        raise VirtError(f"VIRTLAB_FIRMWARE=qboot but {QBOOT_ROM} is missing: "
+                        "apt-get install qemu-system-data, or unset VIRTLAB_FIRMWARE")
+    return None
 
 
 #: Debian's generic kernel spans ~75 MiB of guest-physical memory (loaded at 16 MiB, ~58 MiB of

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import io
 import json
 import lzma
@@ -33,24 +34,29 @@ from virtlab.virt.base import (
 # =========================================================================== building the VM
 INIT_SCRIPT = r"""#!/bin/sh
 # /init of the virtlab course VM (busybox). Prints a marker, then serves one command per line.
+# Under TCG each process costs ~10 ms, so the marker's facts are read with the shell's builtins
+# (read, echo, case) and the three mounts come from one `mount -a` (/etc/fstab).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-hostname vl-guest
-for m in pvpanic pvpanic-mmio pvpanic-pci; do
-  [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
-done
+mount -a 2>/dev/null
+echo vl-guest > /proc/sys/kernel/hostname
+if ! [ -d /sys/bus/platform/drivers/pvpanic-mmio ]; then  # built in (course kernel), or modules
+  for m in pvpanic pvpanic-mmio pvpanic-pci; do
+    [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
+  done
+fi
 stty -echo -onlcr 2>/dev/null
-if grep -q virtlab.nomarker /proc/cmdline; then
-  exec sleep 100000
-fi
-panic=no
-[ -d /sys/bus/acpi/drivers/pvpanic-mmio ] || [ -d /sys/bus/pci/drivers/pvpanic-pci ] && panic=yes
-echo "VIRTLAB-READY release=$(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo) pvpanic=$panic"
-if grep -q virtlab.poweroff /proc/cmdline; then
-  poweroff -f
-fi
+read -r cmdline < /proc/cmdline
+case "$cmdline" in *virtlab.nomarker*) exec sleep 100000 ;; esac
+panic=no  # yes only when a driver is bound to a pvpanic device (ISA/ACPI or PCI)
+for d in /sys/bus/platform/drivers/pvpanic-mmio/QEMU0001:* /sys/bus/pci/drivers/pvpanic-pci/0000:*; do
+  [ -e "$d" ] && panic=yes
+done
+read -r release < /proc/sys/kernel/osrelease
+cpus=0
+while read -r key _; do [ "$key" = processor ] && cpus=$((cpus + 1)); done < /proc/cpuinfo
+read -r uptime _ < /proc/uptime
+echo "VIRTLAB-READY release=$release uptime=$uptime cpus=$cpus pvpanic=$panic"
+case "$cmdline" in *virtlab.poweroff*) poweroff -f ;; esac
 while IFS= read -r line; do
   case "$line" in
     "") continue ;;
@@ -61,6 +67,15 @@ while IFS= read -r line; do
 done
 poweroff -f
 """
+
+#: the guest's /etc/fstab: what /init mounts with one `mount -a`
+FSTAB = "proc /proc proc defaults 0 0\nsysfs /sys sysfs defaults 0 0\ndevtmpfs /dev devtmpfs defaults 0 0\n"
+
+#: names the initramfs's own files (init, fstab, layout): a manifest with another key gets its
+#: initramfs rebuilt by `virtlab images build` (the kernels are kept), so provisioning an old lab
+#: VM again brings the new /init
+INITRAMFS_KEY = hashlib.sha256((INIT_SCRIPT + FSTAB + "layout 1").encode()).hexdigest()[:12]
+
 
 
 
@@ -144,6 +159,7 @@ def build_initramfs(dest: Path, *, busybox: Path, modules: dict[str, bytes] | No
             add(rel, stat.S_IFLNK | 0o777, b"/bin/busybox")
     add("init", stat.S_IFREG | 0o755, INIT_SCRIPT.encode())
     add("etc/passwd", stat.S_IFREG | 0o644, b"root:x:0:0:root:/root:/bin/sh\n")
+    add("etc/fstab", stat.S_IFREG | 0o644, FSTAB.encode())
     for name, data in sorted((modules or {}).items()):
         add(f"lib/modules/{name}", stat.S_IFREG | 0o644, data)
     out.extend(_newc_entry("TRAILER!!!", 0))
@@ -152,6 +168,44 @@ def build_initramfs(dest: Path, *, busybox: Path, modules: dict[str, bytes] | No
         gz.write(bytes(out))
     tmp.replace(dest)
     return dest
+
+
+def initramfs_modules(path: Path) -> dict[str, bytes]:
+    """The kernel modules (``lib/modules/*.ko``) inside an initramfs :func:`build_initramfs` wrote,
+    so that a new /init can be packed with them without fetching a kernel package again."""
+    data = gzip.decompress(Path(path).read_bytes())
+    mods: dict[str, bytes] = {}
+    pos = 0
+    while pos + 110 <= len(data):
+        if data[pos:pos + 6] != b"070701":
+            raise VirtError(f"{path}: not a newc cpio archive at byte {pos}")
+        fields = [int(data[pos + 6 + 8 * i:pos + 14 + 8 * i], 16) for i in range(13)]
+        mode, size, namesize = fields[1], fields[6], fields[11]
+        pos += 110
+        name = data[pos:pos + namesize - 1].decode()
+        pos += namesize + (-(110 + namesize) % 4)
+        body = data[pos:pos + size]
+        pos += size + (-size % 4)
+        if name == "TRAILER!!!":
+            break
+        if stat.S_ISREG(mode) and name.startswith("lib/modules/") and name.endswith(".ko"):
+            mods[name.rsplit("/", 1)[1]] = body
+    return mods
+
+
+def _refresh_initramfs(dest: Path, m: dict) -> str | None:
+    """Rebuild ``dest``'s initramfs when it was packed with another /init (:data:`INITRAMFS_KEY`),
+    keeping its kernel modules; the manifest records the key. Returns a line when it did."""
+    if m.get("initramfs_key") == INITRAMFS_KEY:
+        return None
+    from virtlab.rootfs import busybox_path
+
+    initrd = dest / m["initrd"]
+    build_initramfs(initrd, busybox=busybox_path(), modules=initramfs_modules(initrd))
+    os.chmod(initrd, 0o644)
+    m["initramfs_key"] = INITRAMFS_KEY
+    (dest / "manifest.json").write_text(json.dumps(m, indent=1) + "\n")
+    return f"initramfs rebuilt with the current /init (key {INITRAMFS_KEY})"
 
 
 def _ar_members(path: Path) -> Iterator[tuple[str, bytes]]:
@@ -342,7 +396,8 @@ def build_images(force: bool = False) -> list[str]:
             m = json.loads(manifest.read_text())
             stock = (m.get("kernels") or {}).get("stock", {}).get("file", m["kernel"])
             if (dest / stock).exists() and (dest / m["initrd"]).exists():
-                note = _add_minimal_kernel(dest)
+                fresh = _refresh_initramfs(dest, m)
+                note = _add_minimal_kernel(dest) + (f"; {fresh}" if fresh else "")
                 a = artefacts()
                 return [str(a.kernel), str(a.initrd), note]
     dest.mkdir(parents=True, exist_ok=True)
@@ -365,7 +420,8 @@ def build_images(force: bool = False) -> list[str]:
     build_initramfs(dest / "initramfs.cpio.gz", busybox=busybox_path(), modules=mods)
     meta = {"kernel": kernel, "bzimage": "vmlinuz", "initrd": "initramfs.cpio.gz",
             "release": release, "pvpanic": "pvpanic-mmio.ko" in mods or "pvpanic-pci.ko" in mods,
-            "source": source, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "source": source, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "initramfs_key": INITRAMFS_KEY}
     manifest.write_text(json.dumps(meta, indent=1) + "\n")
     note = _add_minimal_kernel(dest)
     for p in (dest, *dest.iterdir()):

@@ -62,6 +62,10 @@ class DomainSpec:
     #: TCG's translation-block cache in MiB (QEMU's default is up to 1 GiB, touched as it
     #: fills); None leaves QEMU's default. Ignored under KVM.
     tb_cache_mib: int | None = None
+    #: a BIOS ROM for QEMU's ``-bios`` (libvirt ``<loader type='rom'>``), e.g. qboot; None is
+    #: QEMU's default (SeaBIOS). :func:`virtlab.virt.vm` picks :func:`course_firmware` for the
+    #: course VM. Only with a kernel (direct boot): qboot cannot boot a disk on its own.
+    firmware: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", course_name(self.name))
@@ -71,6 +75,10 @@ class DomainSpec:
         object.__setattr__(self, "initrd", _check_path(self.initrd, "initrd"))
         object.__setattr__(self, "serial_log", _check_path(self.serial_log, "serial_log"))
         object.__setattr__(self, "disk", _check_path(self.disk, "disk"))
+        object.__setattr__(self, "firmware", _check_path(self.firmware, "firmware"))
+        if self.firmware and not self.kernel:
+            raise ValueError("firmware needs a kernel (direct kernel boot): the course's firmware "
+                             "choice (qboot) cannot boot from a disk on its own")
         if self.tb_cache_mib is not None:
             check_int(self.tb_cache_mib, minimum=1, maximum=2048, what="tb_cache_mib")
         if not isinstance(self.cmdline, str) or _CTRL_RE.search(self.cmdline) or len(self.cmdline) > 1024:
@@ -102,6 +110,8 @@ class DomainSpec:
         if machine and domain_type != "test":
             t.set("machine", machine)
         t.text = "hvm"
+        if self.firmware and domain_type != "test":
+            ET.SubElement(os_el, "loader", readonly="yes", type="rom").text = self.firmware
         if self.kernel:
             ET.SubElement(os_el, "kernel").text = self.kernel
         if self.initrd:

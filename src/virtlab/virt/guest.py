@@ -29,9 +29,11 @@ from virtlab.virt.base import (
     MARKER,
     MAX_MEMORY_MIB,
     MIN_MEMORY_MIB,
+    QBOOT_ROM,
     SYSTEM_URI,
     MissingImage,
     VirtError,
+    course_firmware,
 )
 from virtlab.virt.bootfiles import artefacts
 from virtlab.virt.conn import (
@@ -131,6 +133,11 @@ class Guest:
     @property
     def name(self) -> str:
         return str(self.spec.name)
+
+    @property
+    def firmware(self) -> str:
+        """What the guest booted on: the ROM's file name (qboot.rom), or "seabios" (QEMU's default)."""
+        return os.path.basename(self.spec.firmware) if self.spec.firmware else "seabios"
 
     @property
     def embedded(self) -> bool:
@@ -284,7 +291,7 @@ def _on_lifecycle(guest: Guest) -> Any:
 @contextlib.contextmanager
 def vm(spec: DomainSpec | None = None, *, uri: str | None = None, boot_timeout: float = 60,
        wait_marker: bool = True, snapshot_disk: bool = False, guest_kernel: str | None = None,
-       **spec_args: Any) -> Iterator[Guest]:
+       firmware: str = "course", **spec_args: Any) -> Iterator[Guest]:
     """Define + boot a course VM, wait for its marker, yield a :class:`Guest`; always remove it.
 
     ``spec`` or DomainSpec keyword arguments (``vm(name="demo", memory=96)``). On
@@ -295,6 +302,8 @@ def vm(spec: DomainSpec | None = None, *, uri: str | None = None, boot_timeout: 
     keeps internal snapshots (RAM + devices); it is deleted with the domain.
     ``guest_kernel`` picks the course VM's kernel when ``spec.kernel`` is not set: "minimal"
     (the course's own, the default where built) or "stock" (the distribution's).
+    ``firmware`` when ``spec.firmware`` is not set and the kernel is booted directly: "course"
+    (:func:`course_firmware`: qboot where installed), "qboot", or "seabios" (QEMU's default).
     """
     if spec is None:
         spec_args.setdefault("name", "vm-" + uuid.uuid4().hex[:6])
@@ -302,6 +311,12 @@ def vm(spec: DomainSpec | None = None, *, uri: str | None = None, boot_timeout: 
     elif spec_args:
         raise ValueError("give either a DomainSpec or its keyword arguments, not both")
     check_int(int(boot_timeout), minimum=1, maximum=600, what="boot_timeout (s)")
+    # checked before anything is made (a bad VIRTLAB_FIRMWARE, a missing qboot)
+    if firmware not in ("course", "qboot", "seabios"):
+        raise ValueError(f"firmware must be 'course', 'qboot' or 'seabios', not {firmware!r}")
+    if firmware == "qboot" and not QBOOT_ROM.is_file():
+        raise VirtError(f"firmware='qboot' but {QBOOT_ROM} is missing: apt-get install qemu-system-data")
+    rom = {"course": course_firmware, "qboot": lambda: str(QBOOT_ROM), "seabios": lambda: None}[firmware]()
     conn = connect(uri)
     libvirt = _libvirt()
     test = is_test(conn)
@@ -322,6 +337,9 @@ def vm(spec: DomainSpec | None = None, *, uri: str | None = None, boot_timeout: 
                                  f"MiB (asked for {spec.memory_mib} MiB): give it more memory")
             spec = DomainSpec(**{**spec.__dict__, "kernel": spec.kernel or str(a.kernel),
                                  "initrd": spec.initrd or str(a.initrd)})
+        if spec.kernel and spec.firmware is None and rom:
+            # direct kernel boot: qboot where installed (measured: virtlab bench --boot-firmware)
+            spec = DomainSpec(**{**spec.__dict__, "firmware": rom})
         if snapshot_disk and spec.disk is None:
             spec = DomainSpec(**{**spec.__dict__, "disk": str(_disk_dir() / f"{spec.name}.qcow2")})
         xml = spec.to_xml(domain_type=accel.domain_type)
