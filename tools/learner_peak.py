@@ -15,8 +15,11 @@ Reported (JSON with ``--out``, and one line each):
     subtree_peak_mib     the kernel's own high-water mark for the subtree (max_usage / memory.peak)
     peak_total_mib       max over samples of subtree usage + instances elsewhere, with the
                          breakdown at that sample (which notebook was running)
-    server_mib           an idle Jupyter server of the learner (``--server``: started, sampled,
-                         stopped) — the server share for one learner per server
+    server_mib           the learner's Jupyter server (``--server``: started, left to settle,
+                         then serving a kernel session; stopped): the larger of its settled size
+                         and its own size while serving — the server share for one learner.
+                         ``server`` breaks it down (start-up peak, idle, serving; see
+                         summarize_server: the start-up peak is a transient, not counted)
     learner_peak_mib     peak_total + server: an upper bound (the runner below is counted too)
     runner_mib           the notebook runner's own RSS at the peak: tools/run_notebooks.py is
                          what drives the kernels here, where a learner has their Jupyter server
@@ -206,18 +209,90 @@ def as_user(user: str, workdir: str, argv: list[str], cg: Path, log: Path) -> su
                             start_new_session=True)
 
 
-def server_rss(user: str, workdir: str, cg: Path, log: Path, settle: float = 20.0) -> int:
-    """An idle Jupyter server of the learner: start, let it settle, sum its tree's RSS, stop."""
-    p = as_user(user, workdir, [".venv/bin/jupyter", "server", "--no-browser", "--port=0",
-                                "--ServerApp.token=vl-peak-probe", "--ServerApp.ip=127.0.0.1"], cg, log)
+def _server_proc(root_pid: int):  # noqa: ANN202 - psutil.Process | None
+    """The Jupyter server process below ``root_pid`` (runuser -> env -> bash -> jupyter-server)."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(root_pid)
+        for p in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                # `jupyter server` execs jupyter-server (same pid); runuser above it only waits
+                if any(a.endswith("jupyter-server") for a in p.cmdline()):
+                    return p
+    return None
+
+
+def summarize_server(series: list[tuple[float, int]], serving: list[int], settle: float) -> dict[str, int]:
+    """The server's figures from its samples: ``series`` is (seconds since start, RSS of its tree)
+    while it settles, ``serving`` its own RSS (children excluded) with a kernel session open.
+
+    startup_peak  the largest tree sample: includes what runs only while it starts (jupyter-lsp
+                  runs `node` for ~0.5 s, ~50-70 MiB, seen here) and never beside a notebook
+    idle          the largest tree sample of the second half of the settle window
+    serving       the largest own sample with a session open (its kernel is the learner's
+                  subtree's, counted there)
+    share         max(idle, serving): the server's part of the learner's peak
+    """
+    late = [b for t, b in series if t >= settle / 2]
+    out = {"startup_peak": max((b for _, b in series), default=0), "idle": max(late, default=0),
+           "serving": max(serving, default=0)}
+    out["share"] = max(out["idle"], out["serving"])
+    return out
+
+
+def _api(port: int, method: str, path: str, body: dict | None = None) -> dict:
+    import urllib.request
+
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": f"token {PROBE_TOKEN}",
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback, our own server
+        return json.loads(r.read() or b"{}")
+
+
+#: the probe server's token: it listens on 127.0.0.1 for ~30 s and serves the learner's own clone
+PROBE_TOKEN = "vl-peak-probe"
+
+
+def server_rss(user: str, workdir: str, cg: Path, log: Path, settle: float = 20.0,
+               notebook: str = "notebooks/00-start-here.ipynb") -> dict[str, int]:
+    """The learner's Jupyter server: started, left to settle (its tree sampled), then serving one
+    kernel session on ``notebook`` (its own RSS sampled); stopped. See :func:`summarize_server`."""
+    import socket
+
+    with socket.socket() as s:  # a free loopback port (the server binds it a moment later)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = as_user(user, workdir, [".venv/bin/jupyter", "server", "--no-browser", f"--port={port}",
+                                f"--ServerApp.token={PROBE_TOKEN}", "--ServerApp.ip=127.0.0.1"], cg, log)
     try:
-        best = 0
-        t_end = time.monotonic() + settle
-        while time.monotonic() < t_end and p.poll() is None:
-            best = max(best, _tree_rss(p.pid))
+        series: list[tuple[float, int]] = []
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < settle and p.poll() is None:
+            series.append((time.monotonic() - t0, _tree_rss(p.pid)))
             time.sleep(0.5)
-        return best
+        serving: list[int] = []
+        with contextlib.suppress(OSError, ValueError):
+            _api(port, "GET", f"/api/contents/{notebook}")
+            sess = _api(port, "POST", "/api/sessions", {"path": notebook, "type": "notebook",
+                                                         "kernel": {"name": "python3"}})
+            srv = _server_proc(p.pid)
+            t1 = time.monotonic()
+            while srv is not None and time.monotonic() - t1 < 8 and p.poll() is None:
+                with contextlib.suppress(Exception):
+                    serving.append(srv.memory_info().rss)
+                time.sleep(0.5)
+            with contextlib.suppress(OSError, ValueError):
+                _api(port, "DELETE", f"/api/sessions/{sess['id']}")
+        return summarize_server(series, serving, settle)
     finally:
+        import psutil
+
+        tree: list = []
+        with contextlib.suppress(psutil.Error):
+            tree = psutil.Process(p.pid).children(recursive=True)  # a kernel has its own session
         with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGTERM)
         try:
@@ -225,6 +300,10 @@ def server_rss(user: str, workdir: str, cg: Path, log: Path, settle: float = 20.
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(timeout=5)
+        _, alive = psutil.wait_procs(tree, timeout=10)
+        for q in alive:
+            with contextlib.suppress(psutil.Error):
+                q.kill()
 
 
 def main() -> int:
@@ -252,7 +331,9 @@ def main() -> int:
     result: dict = {"user": args.user, "cgroup": str(cg), "notebooks": nbs,
                     "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if args.server:
-        result["server_mib"] = round(server_rss(args.user, workdir, cg, log.with_suffix(".server.log")) / MIB, 1)
+        srv = server_rss(args.user, workdir, cg, log.with_suffix(".server.log"))
+        result["server_mib"] = round(srv["share"] / MIB, 1)
+        result["server"] = {k + "_mib": round(v / MIB, 1) for k, v in srv.items()}
     reset_peak(cg)
     sampler = Sampler(cg, args.interval, log)
     sampler.start()

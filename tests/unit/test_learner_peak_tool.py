@@ -48,3 +48,19 @@ def test_runner_rss_counts_only_the_runner_listed_in_the_subtree(tmp_path):
         for p in (runner, other):
             p.kill()
             p.wait(timeout=10)
+
+
+def test_the_servers_start_up_transient_is_not_its_share():
+    """jupyter-lsp runs `node` for ~0.5 s while the server starts (~60 MiB here): that peak never
+    meets a notebook's, so the server's share is its settled size or its size while serving."""
+    lp = _tool()
+    mib = 1 << 20
+    series = [(0.0, 6 * mib), (2.5, 60 * mib), (3.0, 160 * mib), (3.5, 81 * mib)]
+    series += [(t / 2, 98 * mib) for t in range(8, 40)]
+    s = lp.summarize_server(series, [110 * mib, 112 * mib], settle=20.0)
+    assert s["startup_peak"] == 160 * mib
+    assert s["idle"] == 98 * mib and s["serving"] == 112 * mib and s["share"] == 112 * mib
+    # nothing served (the session could not be opened): the settled size alone
+    assert lp.summarize_server(series, [], settle=20.0)["share"] == 98 * mib
+    # a spike late in the window is not a start-up transient: it counts
+    assert lp.summarize_server(series + [(19.0, 150 * mib)], [], settle=20.0)["share"] == 150 * mib
