@@ -241,32 +241,37 @@ def summarize_server(series: list[tuple[float, int]], serving: list[int], settle
     return out
 
 
-def _api(port: int, method: str, path: str, body: dict | None = None) -> dict:
+def _api(port: int, token: str, method: str, path: str, body: dict | None = None) -> dict:
     import urllib.request
 
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
                                  data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Authorization": f"token {PROBE_TOKEN}",
+                                 headers={"Authorization": f"token {token}",
                                           "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback, our own server
         return json.loads(r.read() or b"{}")
-
-
-#: the probe server's token: it listens on 127.0.0.1 for ~30 s and serves the learner's own clone
-PROBE_TOKEN = "vl-peak-probe"
 
 
 def server_rss(user: str, workdir: str, cg: Path, log: Path, settle: float = 20.0,
                notebook: str = "notebooks/00-start-here.ipynb") -> dict[str, int]:
     """The learner's Jupyter server: started, left to settle (its tree sampled), then serving one
     kernel session on ``notebook`` (its own RSS sampled); stopped. See :func:`summarize_server`."""
+    import secrets
     import socket
 
     with socket.socket() as s:  # a free loopback port (the server binds it a moment later)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # the token goes in a config file only the learner can read, never on a command line
+    token = secrets.token_hex(16)
+    cfg = Path(workdir) / "build" / "peak-probe-server.json"
+    fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"IdentityProvider": {"token": token}}, f)
+    pw = pwd.getpwnam(user)
+    os.chown(cfg, pw.pw_uid, pw.pw_gid)
     p = as_user(user, workdir, [".venv/bin/jupyter", "server", "--no-browser", f"--port={port}",
-                                f"--ServerApp.token={PROBE_TOKEN}", "--ServerApp.ip=127.0.0.1"], cg, log)
+                                f"--config={cfg}", "--ServerApp.ip=127.0.0.1"], cg, log)
     try:
         series: list[tuple[float, int]] = []
         t0 = time.monotonic()
@@ -275,8 +280,8 @@ def server_rss(user: str, workdir: str, cg: Path, log: Path, settle: float = 20.
             time.sleep(0.5)
         serving: list[int] = []
         with contextlib.suppress(OSError, ValueError):
-            _api(port, "GET", f"/api/contents/{notebook}")
-            sess = _api(port, "POST", "/api/sessions", {"path": notebook, "type": "notebook",
+            _api(port, token, "GET", f"/api/contents/{notebook}")
+            sess = _api(port, token, "POST", "/api/sessions", {"path": notebook, "type": "notebook",
                                                          "kernel": {"name": "python3"}})
             srv = _server_proc(p.pid)
             t1 = time.monotonic()
@@ -285,7 +290,7 @@ def server_rss(user: str, workdir: str, cg: Path, log: Path, settle: float = 20.
                     serving.append(srv.memory_info().rss)
                 time.sleep(0.5)
             with contextlib.suppress(OSError, ValueError):
-                _api(port, "DELETE", f"/api/sessions/{sess['id']}")
+                _api(port, token, "DELETE", f"/api/sessions/{sess['id']}")
         return summarize_server(series, serving, settle)
     finally:
         import psutil
@@ -304,6 +309,7 @@ def server_rss(user: str, workdir: str, cg: Path, log: Path, settle: float = 20.
         for q in alive:
             with contextlib.suppress(psutil.Error):
                 q.kill()
+        cfg.unlink(missing_ok=True)
 
 
 def main() -> int:
