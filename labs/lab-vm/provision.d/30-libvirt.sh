@@ -58,7 +58,7 @@ if has_systemd; then
   wait_for 30 "libvirtd socket" test -S /run/libvirt/libvirt-sock
 else
   # tini: a subreaper for libvirtd's QEMUs (libvirt-daemon.sh says why: VM stops 1.2-2 s -> ms)
-  apt_install tini
+  apt_install tini || step "tini could not be installed: libvirtd starts as before (PID 1 reaps its QEMUs)"
   if [ "$LIBVIRT_CONF_CHANGED" = 1 ] && "$HERE/libvirt-daemon.sh" status >/dev/null 2>&1; then
     step "restarting libvirtd (its configuration changed)"; "$HERE/libvirt-daemon.sh" stop
   elif "$HERE/libvirt-daemon.sh" status >/dev/null 2>&1 && ! "$HERE/libvirt-daemon.sh" reaped; then
