@@ -266,12 +266,16 @@ def server_rss(user: str, workdir: str, cg: Path, log: Path, settle: float = 20.
     token = secrets.token_hex(16)
     cfg = Path(workdir) / "build" / "peak-probe-server.json"
     fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"IdentityProvider": {"token": token}}, f)
-    pw = pwd.getpwnam(user)
-    os.chown(cfg, pw.pw_uid, pw.pw_gid)
-    p = as_user(user, workdir, [".venv/bin/jupyter", "server", "--no-browser", f"--port={port}",
-                                f"--config={cfg}", "--ServerApp.ip=127.0.0.1"], cg, log)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"IdentityProvider": {"token": token}}, f)
+        pw = pwd.getpwnam(user)
+        os.chown(cfg, pw.pw_uid, pw.pw_gid)
+        p = as_user(user, workdir, [".venv/bin/jupyter", "server", "--no-browser", f"--port={port}",
+                                    f"--config={cfg}", "--ServerApp.ip=127.0.0.1"], cg, log)
+    except BaseException:
+        cfg.unlink(missing_ok=True)  # no server started: the token file goes at once
+        raise
     try:
         series: list[tuple[float, int]] = []
         t0 = time.monotonic()

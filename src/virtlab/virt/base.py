@@ -40,20 +40,23 @@ MIN_MEMORY_MIB = 32
 QBOOT_ROM = Path("/usr/share/qemu/qboot.rom")
 
 
-def course_firmware() -> str | None:
-    """The firmware a course VM boots with: qboot where installed, else None (QEMU's default,
-    SeaBIOS). ``VIRTLAB_FIRMWARE=seabios`` asks for QEMU's default; ``=qboot`` insists on qboot
-    (a clear error where it is missing)."""
-    choice = os.environ.get("VIRTLAB_FIRMWARE", "auto")
+def course_firmware(choice: str | None = None) -> str | None:
+    """The firmware ROM a course VM boots with, or None for QEMU's default (SeaBIOS).
+
+    ``choice``: "auto" (qboot where installed, else SeaBIOS), "qboot" (a clear error where it is
+    missing) or "seabios"; None reads ``VIRTLAB_FIRMWARE`` (default "auto")."""
+    if choice is None:
+        choice = os.environ.get("VIRTLAB_FIRMWARE", "auto")
     if choice not in ("auto", "qboot", "seabios"):
-        raise ValueError(f"VIRTLAB_FIRMWARE must be auto, qboot or seabios, not {choice!r}")
+        raise ValueError(f"firmware must be auto, qboot or seabios (VIRTLAB_FIRMWARE or "
+                         f"firmware=), not {choice!r}")
     if choice == "seabios":
         return None
     if QBOOT_ROM.is_file():
         return str(QBOOT_ROM)
     if choice == "qboot":
-        raise VirtError(f"VIRTLAB_FIRMWARE=qboot but {QBOOT_ROM} is missing: "
-                        "apt-get install qemu-system-data, or unset VIRTLAB_FIRMWARE")
+        raise VirtError(f"firmware qboot asked for but {QBOOT_ROM} is missing: "
+                        "apt-get install qemu-system-data (or VIRTLAB_FIRMWARE=auto)")
     return None
 
 

@@ -29,7 +29,6 @@ from virtlab.virt.base import (
     MARKER,
     MAX_MEMORY_MIB,
     MIN_MEMORY_MIB,
-    QBOOT_ROM,
     SYSTEM_URI,
     MissingImage,
     VirtError,
@@ -303,7 +302,8 @@ def vm(spec: DomainSpec | None = None, *, uri: str | None = None, boot_timeout: 
     ``guest_kernel`` picks the course VM's kernel when ``spec.kernel`` is not set: "minimal"
     (the course's own, the default where built) or "stock" (the distribution's).
     ``firmware`` when ``spec.firmware`` is not set and the kernel is booted directly: "course"
-    (:func:`course_firmware`: qboot where installed), "qboot", or "seabios" (QEMU's default).
+    (``VIRTLAB_FIRMWARE``, by default qboot where installed), "auto", "qboot" or "seabios"
+    (QEMU's default); see :func:`course_firmware`.
     """
     if spec is None:
         spec_args.setdefault("name", "vm-" + uuid.uuid4().hex[:6])
@@ -311,12 +311,8 @@ def vm(spec: DomainSpec | None = None, *, uri: str | None = None, boot_timeout: 
     elif spec_args:
         raise ValueError("give either a DomainSpec or its keyword arguments, not both")
     check_int(int(boot_timeout), minimum=1, maximum=600, what="boot_timeout (s)")
-    # checked before anything is made (a bad VIRTLAB_FIRMWARE, a missing qboot)
-    if firmware not in ("course", "qboot", "seabios"):
-        raise ValueError(f"firmware must be 'course', 'qboot' or 'seabios', not {firmware!r}")
-    if firmware == "qboot" and not QBOOT_ROM.is_file():
-        raise VirtError(f"firmware='qboot' but {QBOOT_ROM} is missing: apt-get install qemu-system-data")
-    rom = {"course": course_firmware, "qboot": lambda: str(QBOOT_ROM), "seabios": lambda: None}[firmware]()
+    # checked before anything is made (a bad firmware or VIRTLAB_FIRMWARE, a missing qboot)
+    rom = course_firmware(None if firmware == "course" else firmware)
     conn = connect(uri)
     libvirt = _libvirt()
     test = is_test(conn)
