@@ -124,8 +124,10 @@ def test_initramfs_is_a_valid_newc_archive(tmp_path):
         bb = busybox_path()
     except Exception as err:  # noqa: BLE001
         pytest.skip(str(err))
-    out = virt.build_initramfs(tmp_path / "i.cpio.gz", busybox=bb, modules={"pvpanic.ko": b"x"})
-    raw = gzip.decompress(out.read_bytes())
+    out = virt.build_initramfs(tmp_path / virt.INITRAMFS_NAME, busybox=bb,
+                               modules={"pvpanic.ko": b"x"})
+    raw = out.read_bytes()
+    assert raw[:6] == b"070701"  # not compressed: the guest kernel need not gunzip it under TCG
     listing = subprocess.run(["cpio", "-t", "--quiet"], input=raw, capture_output=True,
                              check=True, timeout=30).stdout.decode().split()
     assert {"init", "bin/busybox", "bin/sh", "lib/modules/pvpanic.ko", "etc/fstab"} <= set(listing)
@@ -135,8 +137,13 @@ def test_initramfs_is_a_valid_newc_archive(tmp_path):
     fstab = subprocess.run(["cpio", "-i", "--to-stdout", "--quiet", "etc/fstab"], input=raw,
                            capture_output=True, check=True, timeout=30).stdout.decode()
     assert [ln.split()[1] for ln in fstab.splitlines()] == ["/proc", "/sys", "/dev"]
-    # the modules can be read back (a new /init is packed with them, nothing fetched again)
+    # the modules can be read back (a new /init is packed with them, nothing fetched again),
+    # from a gzip'd archive too (lab VMs provisioned before the initramfs was left uncompressed)
     assert virt.initramfs_modules(out) == {"pvpanic.ko": b"x"}
+    gz = virt.build_initramfs(tmp_path / "old.cpio.gz", busybox=bb, modules={"pvpanic.ko": b"y"},
+                              compress=True)
+    assert gz.read_bytes()[:2] == b"\x1f\x8b" and gzip.decompress(gz.read_bytes())[:6] == b"070701"
+    assert virt.initramfs_modules(gz) == {"pvpanic.ko": b"y"}
 
 
 def test_init_runs_few_processes_before_its_marker():
@@ -307,18 +314,25 @@ def test_build_images_is_offline_idempotent_and_readable(tmp_path, monkeypatch, 
     assert virt.build_images() == first and len(calls) == 1  # second run: nothing rebuilt
     manifest = a.directory / "manifest.json"
     assert json.loads(manifest.read_text())["initramfs_key"] == virt.INITRAMFS_KEY
-    # a lab VM provisioned with an older /init: the initramfs alone is rebuilt, modules kept
+    assert a.initrd.name == virt.INITRAMFS_NAME and a.initrd.read_bytes()[:6] == b"070701"
+    # a lab VM provisioned with an older /init and layout (a gzip'd initramfs.cpio.gz): the
+    # initramfs alone is rebuilt, uncompressed under the new name, modules kept, the old one gone
     m = json.loads(manifest.read_text())
-    m["initramfs_key"] = "older"
-    manifest.write_text(json.dumps(m))
     mods = virt.initramfs_modules(a.initrd)
-    virt.build_initramfs(a.initrd, busybox=busybox_path(), modules=mods)  # as if built before
+    old = a.directory / "initramfs.cpio.gz"
+    virt.build_initramfs(old, busybox=busybox_path(), modules=mods, compress=True)
+    a.initrd.unlink()
+    m.update(initramfs_key="older", initrd=old.name)
+    manifest.write_text(json.dumps(m))
+    assert virt.artefacts().initrd == old  # the old layout still boots until it is rebuilt
     kernel_before = a.kernel.stat().st_mtime_ns
     again = virt.build_images()
     assert "initramfs rebuilt" in again[2] and len(calls) == 1  # nothing downloaded
-    assert json.loads(manifest.read_text())["initramfs_key"] == virt.INITRAMFS_KEY
+    m = json.loads(manifest.read_text())
+    assert m["initramfs_key"] == virt.INITRAMFS_KEY and m["initrd"] == virt.INITRAMFS_NAME
+    assert virt.artefacts().initrd == a.initrd and not old.exists()
     assert virt.initramfs_modules(a.initrd) == mods and a.kernel.stat().st_mtime_ns == kernel_before
-    assert a.initrd.stat().st_mode & 0o004
+    assert a.initrd.read_bytes()[:6] == b"070701" and a.initrd.stat().st_mode & 0o004
     virt.build_images(force=True)
     assert len(calls) == 2
 

@@ -65,6 +65,7 @@ from virtlab.virt.bootfiles import (
     GUEST_KERNELS,
     INIT_SCRIPT,
     INITRAMFS_KEY,
+    INITRAMFS_NAME,
     Artefacts,
     _add_minimal_kernel,
     _ar_members,

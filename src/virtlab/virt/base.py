@@ -25,8 +25,12 @@ DONE = "VIRTLAB-DONE"
 #: the kernel command line of the course VM (quiet: printing on an emulated UART is slow;
 #: pty.legacy_count=0: no 256 BSD ptys to register, the slowest initcall under TCG (~0.23 s,
 #: initcall_debug); 8250.nr_uarts=1: probe ttyS0 only, not four UARTs. Both cut kernel time
-#: by ~0.2 s under TCG, measured side by side: `virtlab bench --boot-trims`)
-BOOT_TRIMS = "pty.legacy_count=0 8250.nr_uarts=1"
+#: by ~0.2 s under TCG, measured side by side: `virtlab bench --boot-trims`); nolapic_timer: the
+#: kernel calibrates the local APIC timer against the PIT for 100 ms (HZ/10 ticks) unless the CPU
+#: has a TSC-deadline timer, which TCG does not emulate — without it the HPET drives the tick
+#: (time to "Run /init" 0.52 -> 0.47 s; with more than one vCPU the others' ticks are broadcast
+#: from it, and dmesg says "lapic is not functional")
+BOOT_TRIMS = "pty.legacy_count=0 8250.nr_uarts=1 nolapic_timer"
 DEFAULT_CMDLINE = f"console=ttyS0 quiet panic=0 tsc=reliable no_timer_check i8042.noaux {BOOT_TRIMS}"
 
 
