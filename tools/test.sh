@@ -105,7 +105,7 @@ fi
 say "2/4 live and browser tests (VIRTLAB_REQUIRE_LIVE=${VIRTLAB_REQUIRE_LIVE:-0})"
 # the live benchmark test leaves its checked quick run in $VIRTLAB_BENCH_DIR/bench-quick: step 4's
 # notebook 08 shows that run (bench.reused_run says how) instead of booting the same VMs again
-run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live tests/browser -p no:cacheprovider -q
+run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live tests/browser -p no:cacheprovider -q --durations=15
 
 if [ "$BESIDE_STEP2" = 1 ]; then
   :

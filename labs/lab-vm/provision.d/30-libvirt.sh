@@ -9,12 +9,13 @@
 #    the system python3 and the stdlib only (the course venv may not exist yet): the
 #    distribution's kernel ("stock") and the course's minimal kernel, compiled from the
 #    distribution's kernel source (linux-source) with virtlab/data/guestkernel.config and cached
-#    in /var/cache/virtlab/kernel/<key> (first build ~N min on 2 cores; later runs: instant).
+#    in /var/cache/virtlab/kernel/<key> (first build ~5 min on 2 cores: 282 s here; later runs: instant).
 #    VIRTLAB_MINIMAL_KERNEL=0 skips it (the course VM then boots the stock kernel);
 # 5. add the learner to the libvirt group. Idempotent: a second run changes nothing.
 
+# debootstrap: episode 08's optional Debian/systemd disk (`virtlab images build --only bootdisk`)
 apt_install libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils \
-  libvirt-dev pkg-config gcc python3 python3-dev busybox-static cpio
+  libvirt-dev pkg-config gcc python3 python3-dev busybox-static cpio debootstrap
 # the minimal course kernel: the distribution's kernel source and what building it needs
 if [ "${VIRTLAB_MINIMAL_KERNEL:-1}" != 0 ]; then
   apt_install linux-source make bc bison flex libelf-dev xz-utils bzip2
