@@ -12,9 +12,12 @@ tree) and added to the subtree's usage *at the same instant*.
 
 Reported (JSON with ``--out``, and one line each):
 
+    stale_cache_dropped_mib  page cache earlier runs left charged to the subtree, reclaimed before
+                         the run (drop_cache), so that it is not counted as this run's
     subtree_peak_mib     the kernel's own high-water mark for the subtree (max_usage / memory.peak)
     peak_total_mib       max over samples of subtree usage + instances elsewhere, with the
-                         breakdown at that sample (which notebook was running)
+                         breakdown at that sample (which notebook was running; the subtree's
+                         page cache then: files its processes read or wrote first)
     server_mib           the learner's Jupyter server (``--server``: started, left to settle,
                          then serving a kernel session; stopped): the larger of its settled size
                          and its own size while serving — the server share for one learner.
@@ -24,8 +27,13 @@ Reported (JSON with ``--out``, and one line each):
     runner_mib           the notebook runner's own RSS at the peak: tools/run_notebooks.py is
                          what drives the kernels here, where a learner has their Jupyter server
     learner_peak_server_mib  max over samples of (subtree - runner RSS + instances) + server:
-                         the learner's peak with the server in the runner's place — the number the
-                         goal is about
+                         the learner's peak with the server in the runner's place. It counts the
+                         page cache the run charges to the subtree (from a clean start: the Python
+                         libraries its kernels read, ~120 MiB)
+    learner_peak_server_no_cache_mib  the same without the subtree's page cache — the number the
+                         goal is about: what the learner's processes and instances hold that the
+                         kernel cannot simply drop (page cache is charged to whoever read a file
+                         first, and on a class server learners using one venv share it)
 
     flock /work/wt/notes/live.lock python3 tools/learner_peak.py --dir ~vllearner/vl-course-peak \
         --out build/learner-peak.json --server
@@ -83,6 +91,29 @@ def working_set(cg: Path) -> int | None:
             stat[k] = int(v)
     inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))  # v1 / v2
     return max(0, u - inactive)
+
+
+def file_cache(cg: Path) -> int:
+    """The page cache charged to ``cg`` (v1 ``total_cache``, v2 ``file``), bytes; 0: unreadable."""
+    with contextlib.suppress(OSError, ValueError):
+        stat = dict(line.split() for line in (cg / "memory.stat").read_text().splitlines())
+        return int(stat.get("total_cache", stat.get("file", 0)))
+    return 0
+
+
+def drop_cache(cg: Path) -> int:
+    """Reclaim the page cache earlier runs left charged to ``cg`` (files the learner's processes
+    read first stay charged to them until reclaimed: the root stage's learner tests, the server
+    probe), so the run's peak counts what *it* uses. v1: ``memory.force_empty`` (the subtree
+    has no task then); v2: ``memory.reclaim``. Returns the bytes it freed (0: not possible)."""
+    before = usage(cg) or 0
+    for f, value in (("memory.force_empty", "0"), ("memory.reclaim", str(before or 1))):
+        if not (cg / f).exists():
+            continue
+        with contextlib.suppress(OSError):
+            (cg / f).write_text(value)
+            break
+    return max(0, before - (usage(cg) or 0))
 
 
 def peak(cg: Path) -> int | None:
@@ -159,6 +190,7 @@ class Sampler(threading.Thread):
         self.best: dict = {"total": 0}
         self.best_ws: dict = {"total": 0}  # the same, counting working sets (no inactive cache)
         self.best_server: dict = {"total": 0}  # the same, without the runner (the server's place)
+        self.best_server_anon: dict = {"total": 0}  # ... and without the subtree's page cache
         self.samples = 0
         self.per_notebook: dict[str, int] = {}  # notebook -> its peak of subtree + instances
         self.before = frozenset(instances())  # not the learner's: running before the run began
@@ -180,10 +212,13 @@ class Sampler(threading.Thread):
             self.per_notebook[nb] = max(self.per_notebook.get(nb, 0), total)
             if total > self.best["total"]:
                 self.best = {"total": total, "subtree": sub, "instances": inst,
-                             "notebook": nb, "t": time.time()}
+                             "notebook": nb, "t": time.time(), "cache": file_cache(self.cg)}
             run = runner_rss(self.cg)
             if total - run > self.best_server["total"]:
                 self.best_server = {"total": total - run, "runner": run, "notebook": nb}
+            cache = file_cache(self.cg)
+            if total - run - cache > self.best_server_anon["total"]:
+                self.best_server_anon = {"total": total - run - cache, "cache": cache, "notebook": nb}
             sub_ws = working_set(self.cg) or 0
             inst_ws = instances(self.before, ws=True)
             total_ws = sub_ws + sum(inst_ws.values())
@@ -344,6 +379,7 @@ def main() -> int:
         srv = server_rss(args.user, workdir, cg, log.with_suffix(".server.log"))
         result["server_mib"] = round(srv["share"] / MIB, 1)
         result["server"] = {k + "_mib": round(v / MIB, 1) for k, v in srv.items()}
+    result["stale_cache_dropped_mib"] = round(drop_cache(cg) / MIB, 1)
     reset_peak(cg)
     sampler = Sampler(cg, args.interval, log)
     sampler.start()
@@ -363,6 +399,7 @@ def main() -> int:
         "peak_total_mib": round(b["total"] / MIB, 1),
         "peak_per_notebook_mib": {k: round(v / MIB, 1) for k, v in sampler.per_notebook.items() if k},
         "at_peak": {"notebook": b.get("notebook", ""), "subtree_mib": round(b.get("subtree", 0) / MIB, 1),
+                    "subtree_page_cache_mib": round(b.get("cache", 0) / MIB, 1),
                     "instances_mib": {k: round(v / MIB, 1) for k, v in b.get("instances", {}).items()}},
     })
     w = sampler.best_ws
@@ -375,6 +412,10 @@ def main() -> int:
     result["at_peak_server"] = {"notebook": r.get("notebook", "")}
     if r.get("runner") and "server_mib" in result:
         result["learner_peak_server_mib"] = round(r["total"] / MIB + result["server_mib"], 1)
+        a = sampler.best_server_anon
+        result["learner_peak_server_no_cache_mib"] = round(a["total"] / MIB + result["server_mib"], 1)
+        result["at_peak_server_no_cache"] = {"notebook": a.get("notebook", ""),
+                                             "subtree_page_cache_mib": round(a.get("cache", 0) / MIB, 1)}
     else:  # no runner seen in the subtree, or no server measured: no figure rather than a wrong one
         result["learner_peak_server_mib"] = None
         result["learner_peak_server_why"] = ("the notebook runner was not found in the learner's "

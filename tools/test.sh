@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run every test this machine can run (called by `make test`).
 #   1. ruff (the notebooks in sync with their sources: step 3's tests/notebooks)
-#   2. pytest tests/live tests/browser (live tests skip without a capability, FAIL in CI)
-#   3. the no-daemon tests: pytest tests/unit tests/notebooks, then nbval strict on every notebook
-#      in the no-daemon mode (VIRTLAB_MODE=embedded); lax where this machine lacks an embedded
-#      form (tools/strict_plan.py says which and why). The unit tests run beside the notebooks
-#      (with pytest-xdist on every core when step 3 has the machine to itself).
+#   2. pytest tests/live (live tests skip without a capability, FAIL in CI)
+#   3. the no-daemon tests: pytest tests/unit tests/notebooks, beside nbval strict on every
+#      notebook in the no-daemon mode (VIRTLAB_MODE=embedded; lax where this machine lacks an
+#      embedded form: tools/strict_plan.py says which and why) and then tests/browser (chromium;
+#      they skip without it, FAIL in CI). pytest-xdist on every core when step 3 has the machine
+#      to itself.
 #   4. every notebook run against the real services (VIRTLAB_MODE=live), where possible, with a
 #      per-section tally of what served each cell (tools/run_notebooks.py)
 #   Then nothing of the course's may be left on the host (tests/unit/test_zz_leftovers.py).
@@ -62,13 +63,17 @@ fi
 
 # step 3 as a function: its output is kept in a log and shown whole when it ends
 no_daemon_tests() {
-  local rc=0 unit
-  # the unit tests run beside the notebooks (their log is shown after them)
+  local rc=0 unit tmp="$TMPDIR"
+  # the unit tests run beside the notebooks and the browser tests (their log is shown after
+  # them); each stream has its own temp folder
+  mkdir -p "$tmp/unit" "$tmp/nb"
   ( echo "[test] 3/4 unit and notebook-structure tests${XDIST:+ (pytest-xdist ${XDIST[*]})}"
-    "$BIN/pytest" tests/unit tests/notebooks --deselect tests/unit/test_zz_leftovers.py \
-      -p no:cacheprovider -q "${XDIST[@]}" || { echo "[test] FAILED: unit tests"; exit 1; }
-  ) > "$TMPDIR/unit.log" 2>&1 &
+    TMPDIR="$tmp/unit" "$BIN/pytest" tests/unit tests/notebooks \
+      --deselect tests/unit/test_zz_leftovers.py -p no:cacheprovider -q "${XDIST[@]}" \
+      || { echo "[test] FAILED: unit tests"; exit 1; }
+  ) > "$tmp/unit.log" 2>&1 &
   unit=$!
+  export TMPDIR="$tmp/nb"
   echo "[test] 3/4 notebooks, strict, no-daemon mode (VIRTLAB_MODE=embedded)"
   if [ -n "$NOTEBOOKS" ]; then
     # committed outputs are the embedded mode's; a notebook whose embedded section cannot run
@@ -90,8 +95,12 @@ no_daemon_tests() {
         || { echo "[test] FAILED: lax notebooks"; rc=1; }
     fi
   fi
+  # the browser tests need no daemon either: JupyterLab, Voilà and the static site in the
+  # embedded mode, driven by Debian's chromium (they skip without it, fail in CI)
+  echo "[test] 3/4 browser tests (JupyterLab, the app and the site in chromium; no daemon)"
+  "$BIN/pytest" tests/browser -p no:cacheprovider -q || { echo "[test] FAILED: browser tests"; rc=1; }
   wait "$unit" || rc=1
-  cat "$TMPDIR/unit.log"
+  cat "$tmp/unit.log"
   return "$rc"
 }
 
@@ -102,10 +111,10 @@ if [ "$BESIDE_STEP2" = 1 ]; then
   STEP3=$!
 fi
 
-say "2/4 live and browser tests (VIRTLAB_REQUIRE_LIVE=${VIRTLAB_REQUIRE_LIVE:-0})"
+say "2/4 live tests (VIRTLAB_REQUIRE_LIVE=${VIRTLAB_REQUIRE_LIVE:-0})"
 # the live benchmark test leaves its checked quick run in $VIRTLAB_BENCH_DIR/bench-quick: step 4's
 # notebook 08 shows that run (bench.reused_run says how) instead of booting the same VMs again
-run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live tests/browser -p no:cacheprovider -q --durations=15
+run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live -p no:cacheprovider -q --durations=15
 
 if [ "$BESIDE_STEP2" = 1 ]; then
   :

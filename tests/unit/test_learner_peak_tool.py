@@ -64,3 +64,24 @@ def test_the_servers_start_up_transient_is_not_its_share():
     assert lp.summarize_server(series, [], settle=20.0)["share"] == 98 * mib
     # a spike late in the window is not a start-up transient: it counts
     assert lp.summarize_server(series + [(19.0, 150 * mib)], [], settle=20.0)["share"] == 150 * mib
+
+
+def test_page_cache_read_from_v1_and_v2_stat_and_dropped_before_the_run(tmp_path):
+    """The subtree's page cache is told apart (v1 total_cache, v2 file); the cache earlier runs
+    left charged is reclaimed first (v1 memory.force_empty; v2 memory.reclaim)."""
+    lp = _tool()
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    v1.mkdir()
+    v2.mkdir()
+    (v1 / "memory.stat").write_text("cache 100\nrss 5\ntotal_cache 4096\ntotal_rss 7\n")
+    (v1 / "memory.usage_in_bytes").write_text("9000\n")
+    (v1 / "memory.force_empty").write_text("")
+    (v2 / "memory.stat").write_text("anon 7\nfile 2048\n")
+    (v2 / "memory.current").write_text("5000\n")
+    (v2 / "memory.reclaim").write_text("")
+    assert lp.file_cache(v1) == 4096 and lp.file_cache(v2) == 2048
+    assert lp.file_cache(tmp_path / "missing") == 0
+    assert lp.drop_cache(v1) == 0  # a plain folder: nothing reclaimed, but the request was made
+    assert (v1 / "memory.force_empty").read_text() == "0"
+    lp.drop_cache(v2)  # no force_empty file: v2's reclaim gets the subtree's whole usage
+    assert (v2 / "memory.reclaim").read_text() == "5000"
