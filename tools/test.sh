@@ -119,8 +119,12 @@ run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live -p no:cachep
 if [ "$BESIDE_STEP2" = 1 ]; then
   :
 elif [ "$LIVE_NOTEBOOKS" = 1 ]; then
-  say "3/4 no-daemon tests, beside step 4 (log: shown when they end)"
-  ( TMPDIR="$SCRATCH/tmp" no_daemon_tests ) > "$SCRATCH/step3.log" 2>&1 &
+  say "3/4 no-daemon tests, beside step 4, at a lower CPU priority (log: shown when they end)"
+  # step 4 is the longer: niced, step 3 takes the CPU step 4 leaves (it waits on daemons and
+  # guests) rather than slowing it. The browser tests beside it made step 4 ~25 % slower
+  # (174 -> 221 s); niced, 199 and 225 s in two runs: within this host's noise, kept as the rule
+  ( renice -n 10 -p "$BASHPID" >/dev/null 2>&1; TMPDIR="$SCRATCH/tmp" no_daemon_tests ) \
+    > "$SCRATCH/step3.log" 2>&1 &
   STEP3=$!
 else
   say "3/4 no-daemon tests"
