@@ -35,11 +35,16 @@ def test_spec_renders_course_domain_xml():
     assert root.find("devices/panic").get("model") == "isa"
     assert root.find("devices/serial/log").get("file") == "/var/log/x.log"
     assert root.findtext("on_crash") == "preserve"
+    pci = root.find("devices/controller[@model='pci-root']")  # no ACPI hotplug on the root bus
+    assert pci.get("index") == "0" and pci.find("target").get("hotplug") == "off"
 
 
 def test_test_driver_xml_has_no_qemu_devices():
     root = ET.fromstring(virt.DomainSpec(name="t").to_xml(domain_type="test"))
     assert root.get("type") == "test" and root.find("devices/serial") is None
+    assert root.find("devices/controller") is None
+    q35 = ET.fromstring(virt.DomainSpec(name="t").to_xml(machine="q35"))
+    assert q35.find("devices/controller[@model='pci-root']") is None  # an i440fx-only option
 
 
 @pytest.mark.parametrize("kwargs", [
