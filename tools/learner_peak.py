@@ -84,21 +84,25 @@ def working_set(cg: Path) -> int | None:
     u = usage(cg)
     if u is None:
         return None
+    stat = memory_stat(cg)
+    inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))  # v1 / v2
+    return max(0, u - inactive)
+
+
+def memory_stat(cg: Path) -> dict[str, int]:
+    """``cg``'s memory.stat as {key: bytes}; {} when unreadable."""
     stat: dict[str, int] = {}
     with contextlib.suppress(OSError, ValueError):
         for line in (cg / "memory.stat").read_text().splitlines():
             k, v = line.split()
             stat[k] = int(v)
-    inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))  # v1 / v2
-    return max(0, u - inactive)
+    return stat
 
 
 def file_cache(cg: Path) -> int:
     """The page cache charged to ``cg`` (v1 ``total_cache``, v2 ``file``), bytes; 0: unreadable."""
-    with contextlib.suppress(OSError, ValueError):
-        stat = dict(line.split() for line in (cg / "memory.stat").read_text().splitlines())
-        return int(stat.get("total_cache", stat.get("file", 0)))
-    return 0
+    stat = memory_stat(cg)
+    return stat.get("total_cache", stat.get("file", 0))
 
 
 def drop_cache(cg: Path) -> int:
@@ -207,16 +211,16 @@ class Sampler(threading.Thread):
             sub = usage(self.cg) or 0
             inst = instances(self.before)
             total = sub + sum(inst.values())
+            cache = file_cache(self.cg)
             self.samples += 1
             nb = self.current_notebook()
             self.per_notebook[nb] = max(self.per_notebook.get(nb, 0), total)
             if total > self.best["total"]:
                 self.best = {"total": total, "subtree": sub, "instances": inst,
-                             "notebook": nb, "t": time.time(), "cache": file_cache(self.cg)}
+                             "notebook": nb, "t": time.time(), "cache": cache}
             run = runner_rss(self.cg)
             if total - run > self.best_server["total"]:
                 self.best_server = {"total": total - run, "runner": run, "notebook": nb}
-            cache = file_cache(self.cg)
             if total - run - cache > self.best_server_anon["total"]:
                 self.best_server_anon = {"total": total - run - cache, "cache": cache, "notebook": nb}
             sub_ws = working_set(self.cg) or 0
