@@ -17,7 +17,9 @@ import pytest
 
 from virtlab import bench
 
-pytestmark = [pytest.mark.live, pytest.mark.slow]
+#: bench.cleanup() sweeps every vl-bench-* resource (LXD timings, episode 03's density demo and
+#: the VM density measurement use the same stem): runs alone (tools/test.sh's first live phase)
+pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.serial]
 
 
 def _leftovers() -> list[str]:

@@ -186,6 +186,7 @@ def test_v2_api_on_a_privately_mounted_cgroup2(need):
         assert "not available" in out["memory_refused"]
 
 
+@pytest.mark.serial
 def test_exercise_checks_read_the_kernel(need, capsys):
     need("cgroups")
     from virtlab.checks import ep02

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from virtlab import kvm
 
 
@@ -39,6 +41,7 @@ def test_vm_exit_round_trip_is_microseconds(need):
     assert rt["exits"] == 5001 and 0 < rt["us_per_exit"] < 1000
 
 
+@pytest.mark.serial
 def test_learners_sum_guest_is_run_and_judged_by_its_exits(need, capsys):
     need("kvm")
     from virtlab.checks import ep05

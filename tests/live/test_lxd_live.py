@@ -220,6 +220,7 @@ def test_cleanup_removes_course_pools(client):
     assert "default" in {p.name for p in client.storage_pools.all()}
 
 
+@pytest.mark.serial
 def test_exercise_checks_read_the_real_daemon(client, capsys, monkeypatch):
     from virtlab.checks import ep04
 
@@ -259,6 +260,7 @@ def test_cleanup_removes_only_course_instances(client, foreign):
     assert a.name not in present and b.name not in present
 
 
+@pytest.mark.serial
 @pytest.mark.skipif(os.environ.get("CI") != "true", reason="removes every course instance: CI only")
 def test_full_cleanup_spares_foreign_containers(client, foreign, capsys):
     from virtlab import cli
@@ -273,6 +275,7 @@ def test_full_cleanup_spares_foreign_containers(client, foreign, capsys):
 
 @pytest.mark.skipif(os.environ.get("CI") != "true" and os.environ.get("VIRTLAB_LXD_FAULT_TEST") != "1",
                     reason="kills and restarts the shared LXD daemon: CI or VIRTLAB_LXD_FAULT_TEST=1")
+@pytest.mark.serial
 def test_daemon_dies_mid_way(client):
     d = lxd.daemon_of(client)
     script = REPO / d.script

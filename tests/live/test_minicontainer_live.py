@@ -105,6 +105,7 @@ def test_owner_killed_then_cleanup(need):
     assert not cgroups.course_cgroup_dirs("vl-t3-c9")
 
 
+@pytest.mark.serial
 def test_exercise_checks_look_inside(need):
     need("container")
     from virtlab.checks import ep03

@@ -121,6 +121,7 @@ def test_veth_cleanup_after_owner_killed(need):
     v._created.clear()
 
 
+@pytest.mark.serial
 def test_exercise_checks(need):
     need("namespaces")
     from virtlab.checks import ep01

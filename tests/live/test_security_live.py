@@ -12,7 +12,9 @@ import pytest
 
 from virtlab import PREFIX, modes, security
 
-pytestmark = pytest.mark.live
+#: the lessons' own demos (fixed names: vl-sec-*) and global checks of what is left: runs alone
+#: (tools/test.sh's first live phase)
+pytestmark = [pytest.mark.live, pytest.mark.serial]
 
 HAS_MODULES = Path("/proc/modules").exists()
 HAS_SYSRQ = Path("/proc/sysrq-trigger").exists()

@@ -143,6 +143,7 @@ def test_cleanup_spares_a_domain_the_course_did_not_create(tag):
         conn.close()
 
 
+@pytest.mark.serial
 def test_exercise_check_reads_the_real_daemon(tag):
     from virtlab.checks import ep06
 

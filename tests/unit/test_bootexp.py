@@ -90,3 +90,24 @@ def test_the_demo_is_an_optional_extra_and_a_learner_gets_the_recording(monkeypa
     assert "no systemd disk" in d.requires(root)
     monkeypatch.setattr(demos, "available_guests", lambda: {"minimal+busybox": None})
     assert d.requires(root) is None
+
+
+def test_boots_per_guest_come_from_the_environment_within_bounds(monkeypatch):
+    """`make test` boots each guest once (VIRTLAB_BOOTEXP_REPEAT=1); the lesson's default is three,
+    and a bad value is a clear error before anything boots."""
+    from virtlab.bootexp import demos
+
+    monkeypatch.delenv("VIRTLAB_BOOTEXP_REPEAT", raising=False)
+    assert demos.repeat_from_env() == 3
+    monkeypatch.setenv("VIRTLAB_BOOTEXP_REPEAT", "1")
+    assert demos.repeat_from_env() == 1
+    seen = []
+    monkeypatch.setattr(demos, "run", lambda repeat, require: seen.append((repeat, require)) or {})
+    from virtlab import modes
+
+    demos.demo_startup(modes.Backend("libvirt", "live", "libvirt", forced=True))
+    assert seen == [(1, True)]
+    for bad in ("0", "6", "three", "-1"):
+        monkeypatch.setenv("VIRTLAB_BOOTEXP_REPEAT", bad)
+        with pytest.raises(ValueError, match="1 to 5"):
+            demos.repeat_from_env()
