@@ -151,6 +151,7 @@ def test_exec_deadline(client):
         assert time.monotonic() - t < 5
 
 
+@pytest.mark.serial  # every instance before == after: the live notebooks' come and go
 @pytest.mark.parametrize("bad", ["Web", "web_1", "x" * 70, "web;rm -rf /", "$(id)"])
 def test_bad_names_create_nothing(client, bad):
     before = {i["name"] for i in lxd.list_instances(client=client)}

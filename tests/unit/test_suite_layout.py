@@ -61,7 +61,8 @@ def test_test_sh_gates_on_the_tools_those_modules_need():
 # tests (step 3). A live test must be marked serial when it could meet the notebooks' resources:
 # the lessons' exercise checks and demos use fixed names (vl-ex-mem, vl-uidcheck, vl-sec-*), a
 # root `virtlab cleanup` or a module-wide sweep (`bench.cleanup()`) removes the caller's every
-# such resource, and killing a daemon breaks every cell talking to it.
+# such resource, a test comparing every instance of the default project sees the notebooks'
+# come and go, and killing a daemon breaks every cell talking to it.
 #: module-wide cleanups without a prefix, by module name (bench.cleanup sweeps vl-bench-*)
 SWEEPS = {"bench", "security", "lxd", "virt", "cgroups", "namespaces", "minicontainer"}
 
@@ -75,6 +76,8 @@ def _serial_reasons(fn: ast.FunctionDef) -> list[str]:
             f = node.func
             if f.attr == "demos":
                 why.append("runs the lessons' demos")
+            elif f.attr == "list_instances":
+                why.append("compares every instance of the project (the notebooks make theirs there)")
             elif f.attr == "cleanup" and isinstance(f.value, ast.Name) and f.value.id in SWEEPS \
                     and not node.args and not node.keywords:
                 why.append(f"{f.value.id}.cleanup() sweeps every resource of its kind")
@@ -115,6 +118,7 @@ def test_the_serial_rule_sees_what_it_must():
     assert reasons("def t():\n    assert bench.cleanup() == []\n")
     assert reasons("def t():\n    subprocess.run([str(script), 'kill'])\n")
     assert reasons("def t():\n    d = modes.demos()\n")
+    assert reasons("def t():\n    before = {i['name'] for i in lxd.list_instances(client=c)}\n")
     # scoped ones, and a learner's own cleanup (a string run as the learner), are not
     assert not reasons("def t():\n    cgroups.cleanup('vl-t3-orphan')\n    lxd.cleanup(match=name('cl'))\n")
     assert not reasons("def t():\n    b.run('from virtlab import lxd; print(lxd.cleanup())')\n")
