@@ -11,12 +11,14 @@
 #      per-section tally of what served each cell (tools/run_notebooks.py)
 #   Then nothing of the course's may be left on the host (tests/unit/test_zz_leftovers.py).
 #
-# Where every section is live (a provisioned lab VM, CI): the live tests marked `serial` run
-# first, alone (they use the lessons' fixed names, clean host-wide, restart a daemon or measure
-# a whole-machine share); then the other live tests, the live notebooks and the no-daemon tests
-# (niced) run side by side: each live test makes and removes names of its own run only, the
-# live notebooks' cleanups are scoped to what they made, and step 3 makes no daemon resources
-# (tests/unit/test_suite_layout.py keeps the marks and this order).
+# Where every section is live (a provisioned lab VM, CI): the live tests marked `hostwide` run
+# first, with nothing beside them (a root `virtlab cleanup`, a daemon killed, a whole-machine
+# CPU share measured); then those marked `serial` (the lessons' fixed names, sweeps,
+# whole-project comparisons) beside the no-daemon tests only; then the other live tests (two streams of whole
+# modules), the live notebooks and the rest of the no-daemon tests side by side: each live test
+# makes and removes names of its own run only, the live notebooks' cleanups are scoped to what
+# they made, and step 3 makes no daemon resources. tests/unit/test_suite_layout.py keeps the
+# marks and this order.
 # Elsewhere step 2 runs whole, then step 3 — or step 3 beside step 2 where neither LXD, Incus nor
 # libvirt is installed (a never-provisioned machine, Binder): some live tests run a host-wide
 # `virtlab cleanup`, which removes every course resource of the caller's, the embedded demos'
@@ -43,6 +45,10 @@ LIVE_NOTEBOOKS=0
 if [ "${VIRTLAB_REQUIRE_LIVE:-0}" = 1 ] || "$BIN/python" -c "from virtlab import modes; raise SystemExit(1 if modes.live_gaps() else 0)" 2>/dev/null; then
   LIVE_NOTEBOOKS=1
 fi
+# where every section is live, the live tests not marked serial/hostwide run as two streams:
+# these modules (each shares nothing with the others' names), and every other module. Balanced
+# by measured time: this one ~90 s, the other ~85 s, beside the live notebooks.
+LIVE_STREAM_B="test_classroom_live.py test_lxd_cluster_live.py test_labs_live.py"
 # the host tools without which no live test can run a host-wide cleanup (see the header)
 HOSTWIDE_CLEANUP_TOOLS="lxd incus libvirtd"
 installed() {  # installed TOOL...: is any of them on PATH (or in the sbin folders)?
@@ -110,9 +116,12 @@ no_daemon_tests() {
 
 EXPECT_LIVE="$("$BIN/python" -c 'from virtlab import modes; print(",".join(modes.SECTIONS))')"
 live_notebooks() {  # step 4: every cell must run, every section be served live (the README's table)
+  # two at a time, longest first by the committed tally (each episode's demos and checks use
+  # names of their own; every notebook's cleanup is scoped to what it made)
   # shellcheck disable=SC2086
   env VIRTLAB_MODE=live VIRTLAB_BENCH_REUSE="$SCRATCH/bench/bench-quick" VIRTLAB_BOOTEXP_REPEAT=1 \
-    "$BIN/python" tools/run_notebooks.py --audience "${VIRTLAB_AUDIENCE:-root}" \
+    "$BIN/python" tools/run_notebooks.py --audience "${VIRTLAB_AUDIENCE:-root}" --jobs 2 \
+    --longest-first docs/audiences/root.json \
     --expect-live "$EXPECT_LIVE" --out "build/audiences/${VIRTLAB_AUDIENCE:-root}.json" $NOTEBOOKS
 }
 # (VIRTLAB_BOOTEXP_REPEAT=1: notebook 08's start-up experiment boots each guest once — the cell
@@ -120,32 +129,49 @@ live_notebooks() {  # step 4: every cell must run, every section be served live 
 
 STEP3=
 if [ "$LIVE_NOTEBOOKS" = 1 ]; then
-  # Every section is live here (a provisioned lab VM, CI). The live tests marked `serial` run
-  # first, alone: they use the lessons' fixed names, clean host-wide, restart a daemon or
-  # measure a whole-machine share (tests/unit/test_suite_layout.py keeps the marks honest).
-  # The live benchmark test among them leaves its checked quick run in $SCRATCH/bench/bench-quick:
-  # notebook 08 shows that run (bench.reused_run says how) instead of booting the same VMs again.
-  say "2/4 live tests, the serial ones, alone (VIRTLAB_REQUIRE_LIVE=${VIRTLAB_REQUIRE_LIVE:-0})"
-  run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live -m serial -p no:cacheprovider -q --durations=8
-  # Then three streams side by side: the other live tests (each makes and removes only names of
-  # its own run), the live notebooks (their cleanups are scoped to what they made), and the
-  # no-daemon tests at a lower CPU priority (they make no daemon resources). The live streams
-  # wait on daemons and guests more than they compute: measured alone, each kept 0.7 of this
-  # host's 2 cores busy. Each stream has its own temp folder.
-  mkdir -p "$SCRATCH/tmp2" "$SCRATCH/tmp4"
-  say "2/4 the other live tests, 3/4 the no-daemon tests (niced) and 4/4 the live notebooks, side by side"
-  ( TMPDIR="$SCRATCH/tmp2" "$BIN/pytest" tests/live -m "not serial" -p no:cacheprovider -q --durations=15 \
-      || echo "[test] FAILED: live tests (not serial)" ) > "$SCRATCH/step2.log" 2>&1 &
-  STEP2=$!
+  # Every section is live here (a provisioned lab VM, CI); tests/unit/test_suite_layout.py keeps
+  # the marks and this order. First the live tests marked `hostwide`, with nothing beside them:
+  # a root `virtlab cleanup` (every course resource of the caller's), a daemon killed, or a
+  # whole-machine CPU share measured.
+  say "2/4 live tests that run host-wide, alone (VIRTLAB_REQUIRE_LIVE=${VIRTLAB_REQUIRE_LIVE:-0})"
+  run "$BIN/pytest" tests/live -m hostwide -p no:cacheprovider -q
+  # Step 3 from here on, at a lower CPU priority: it makes no daemon resources, its names are
+  # its own and it has its own temp folder.
   ( renice -n 10 -p "$BASHPID" >/dev/null 2>&1; TMPDIR="$SCRATCH/tmp" no_daemon_tests ) \
     > "$SCRATCH/step3.log" 2>&1 &
   STEP3=$!
+  # Then those marked `serial` (the lessons' fixed names, sweeps, whole-project comparisons),
+  # beside step 3 only. The live benchmark test among them leaves its
+  # checked quick run in $SCRATCH/bench/bench-quick: notebook 08 shows that run
+  # (bench.reused_run says how) instead of booting the same VMs again.
+  say "2/4 live tests marked serial (beside step 3 only)"
+  mkdir -p "$SCRATCH/tmp2" "$SCRATCH/tmp2b" "$SCRATCH/tmp4"
+  TMPDIR="$SCRATCH/tmp2" run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live \
+    -m "serial and not hostwide" -p no:cacheprovider -q --durations=5
+  # Then the other live tests (each makes and removes names of its own run only), in two
+  # streams of whole modules, beside the live notebooks (their cleanups are scoped to what they
+  # made). The live streams wait on daemons and guests more than they compute: measured alone,
+  # each kept 0.7 of this host's 2 cores busy. Each stream has its own temp folder.
+  say "2/4 the other live tests (two streams), 4/4 the live notebooks (two at a time), side by side (and step 3)"
+  IGNORE=()
+  for m in $LIVE_STREAM_B; do IGNORE+=(--ignore "tests/live/$m"); done
+  # shellcheck disable=SC2086
+  ( TMPDIR="$SCRATCH/tmp2b" "$BIN/pytest" $(printf 'tests/live/%s ' $LIVE_STREAM_B) \
+      -m "not serial and not hostwide" -p no:cacheprovider -q --durations=8 \
+      || echo "[test] FAILED: live tests (stream b)" ) > "$SCRATCH/step2b.log" 2>&1 &
+  STEP2B=$!
+  ( TMPDIR="$SCRATCH/tmp2" "$BIN/pytest" tests/live "${IGNORE[@]}" -m "not serial and not hostwide" \
+      -p no:cacheprovider -q --durations=8 || echo "[test] FAILED: live tests (stream a)" ) \
+    > "$SCRATCH/step2a.log" 2>&1 &
+  STEP2A=$!
   say "4/4 notebooks, live against the real services (VIRTLAB_MODE=live), as $(id -un)"
   TMPDIR="$SCRATCH/tmp4" run live_notebooks
-  wait "$STEP2"
-  say "2/4 the other live tests (ran beside step 4):"
-  cat "$SCRATCH/step2.log"
-  grep -q '^\[test\] FAILED' "$SCRATCH/step2.log" && fail=1
+  wait "$STEP2A" "$STEP2B"
+  for s in a b; do
+    say "2/4 the other live tests, stream $s (ran beside step 4):"
+    cat "$SCRATCH/step2$s.log"
+    grep -q '^\[test\] FAILED' "$SCRATCH/step2$s.log" && fail=1
+  done
 else
   if [ "$BESIDE_STEP2" = 1 ]; then
     say "3/4 no-daemon tests, beside step 2: no LXD, Incus or libvirt here (log: shown when they end)"
@@ -164,7 +190,7 @@ else
 fi
 if [ -n "$STEP3" ]; then
   wait "$STEP3" || fail=1
-  say "3/4 (ran beside step $([ "$BESIDE_STEP2" = 1 ] && echo 2 || echo 4)):"
+  say "3/4 (ran beside step $([ "$LIVE_NOTEBOOKS" = 1 ] && echo "2's serial part and steps 2 and 4" || echo 2)):"
   cat "$SCRATCH/step3.log"
 fi
 

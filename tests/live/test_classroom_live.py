@@ -324,7 +324,7 @@ print(name)
 """
 
 
-@pytest.mark.serial
+@pytest.mark.hostwide
 def test_roots_own_cleanup_leaves_the_learners_running(learners):
     """Root's plain `virtlab cleanup` (its own resources, then orphaned course processes) must
     not take a learner's container (LXD runs it in the learner's project) or session VM (QEMU
@@ -509,7 +509,8 @@ print(json.dumps({"cores_used": (used() - c0) / wall, "n": n}))
 """
 
 
-@pytest.mark.serial
+@pytest.mark.hostwide  # root's loops must get > 1.3 cores: nothing may run beside it (beside the
+# niced no-daemon tests they got 1.18 in a rehearsal)
 def test_learner_cpu_quota_bites(learners):
     """Busy loops on twice as many processes as cores: the learner's processes together get
     about their quota (provisioning: CL_CPU, 1 core by default) — CPU time / wall time in one

@@ -316,7 +316,7 @@ os._exit(3)  # a test killed mid-way: no teardown, the daemon and its network st
 """
 
 
-@pytest.mark.serial
+@pytest.mark.hostwide
 @pytest.mark.parametrize("server", SERVERS)
 def test_virtlab_cleanup_removes_a_cluster_a_crash_left(server):
     """A cluster whose owner died without its teardown: `virtlab cleanup` (root) finds it by its

@@ -261,7 +261,7 @@ def test_cleanup_removes_only_course_instances(client, foreign):
     assert a.name not in present and b.name not in present
 
 
-@pytest.mark.serial
+@pytest.mark.hostwide
 @pytest.mark.skipif(os.environ.get("CI") != "true", reason="removes every course instance: CI only")
 def test_full_cleanup_spares_foreign_containers(client, foreign, capsys):
     from virtlab import cli
@@ -276,7 +276,7 @@ def test_full_cleanup_spares_foreign_containers(client, foreign, capsys):
 
 @pytest.mark.skipif(os.environ.get("CI") != "true" and os.environ.get("VIRTLAB_LXD_FAULT_TEST") != "1",
                     reason="kills and restarts the shared LXD daemon: CI or VIRTLAB_LXD_FAULT_TEST=1")
-@pytest.mark.serial
+@pytest.mark.hostwide
 def test_daemon_dies_mid_way(client):
     d = lxd.daemon_of(client)
     script = REPO / d.script

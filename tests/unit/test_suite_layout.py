@@ -57,88 +57,97 @@ def test_test_sh_gates_on_the_tools_those_modules_need():
 
 # ------------------------------------------------------------------ the serial live tests
 # With every section live (the provisioned lab VM, CI), tools/test.sh runs the live tests marked
-# `serial` first, alone, and then the rest beside the live notebooks (step 4) and the no-daemon
-# tests (step 3). A live test must be marked serial when it could meet the notebooks' resources:
-# the lessons' exercise checks and demos use fixed names (vl-ex-mem, vl-uidcheck, vl-sec-*), a
-# root `virtlab cleanup` or a module-wide sweep (`bench.cleanup()`) removes the caller's every
-# such resource, a test comparing every instance of the default project sees the notebooks'
-# come and go, and killing a daemon breaks every cell talking to it.
+# `hostwide` first, with nothing else at all; then those marked `serial`, beside the no-daemon
+# tests only (step 3, which makes no daemon resources and uses names of its own); then the rest
+# beside the live notebooks (step 4). `hostwide`: a root `virtlab cleanup` removes every course
+# resource of the caller's (step 3's too), and killing a daemon breaks every cell talking to it.
+# `serial`: the lessons' exercise checks and demos use fixed names (vl-ex-mem, vl-uidcheck,
+# vl-sec-*), a module-wide sweep (`bench.cleanup()`) removes every resource of its kind, and a
+# test comparing every instance of the default project sees the notebooks' come and go.
 #: module-wide cleanups without a prefix, by module name (bench.cleanup sweeps vl-bench-*)
 SWEEPS = {"bench", "security", "lxd", "virt", "cgroups", "namespaces", "minicontainer"}
 
 
-def _serial_reasons(fn: ast.FunctionDef) -> list[str]:
+def _serial_reasons(fn: ast.FunctionDef) -> list[tuple[str, str]]:
+    """(mark needed, why) for what the test's code does."""
     why = []
     for node in ast.walk(fn):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("virtlab.checks"):
-            why.append("imports the lessons' exercise checks")
+            why.append(("serial", "imports the lessons' exercise checks"))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             f = node.func
             if f.attr == "demos":
-                why.append("runs the lessons' demos")
+                why.append(("serial", "runs the lessons' demos"))
             elif f.attr == "list_instances":
-                why.append("compares every instance of the project (the notebooks make theirs there)")
+                why.append(("serial", "compares every instance of the project (the notebooks make theirs there)"))
             elif f.attr == "cleanup" and isinstance(f.value, ast.Name) and f.value.id in SWEEPS \
                     and not node.args and not node.keywords:
-                why.append(f"{f.value.id}.cleanup() sweeps every resource of its kind")
+                why.append(("serial", f"{f.value.id}.cleanup() sweeps every resource of its kind"))
         elif isinstance(node, ast.List):
             words = [e.value for e in node.elts if isinstance(e, ast.Constant)]
             if "cleanup" in words:
-                why.append("runs `virtlab cleanup`")
+                why.append(("hostwide", "runs `virtlab cleanup`"))
             if "kill" in words:
-                why.append("kills a daemon")
+                why.append(("hostwide", "kills a daemon"))
     return why
 
 
-def _marked_serial(decorators: list[ast.expr]) -> bool:
-    return any("mark.serial" in ast.unparse(d) for d in decorators)
+def _marks(decorators: list[ast.expr]) -> set[str]:
+    return {m for d in decorators for m in ("serial", "hostwide") if f"mark.{m}" in ast.unparse(d)}
 
 
-def _live_tests_needing_serial() -> dict[str, list[str]]:
+def _live_tests_missing_marks() -> dict[str, list[str]]:
     out = {}
     for p in sorted((ROOT / "tests/live").glob("test_*.py")):
         tree = ast.parse(p.read_text())
-        module_serial = any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in n.targets)
-                            and "mark.serial" in ast.unparse(n.value) for n in tree.body)
+        module = set().union(*[_marks([n.value]) for n in tree.body if isinstance(n, ast.Assign)
+                               and any(getattr(t, "id", "") == "pytestmark" for t in n.targets)])
         for fn in tree.body:
             if isinstance(fn, ast.FunctionDef) and fn.name.startswith("test_"):
-                why = _serial_reasons(fn)
-                if why and not (module_serial or _marked_serial(fn.decorator_list)):
-                    out[f"{p.name}::{fn.name}"] = sorted(set(why))
+                has = module | _marks(fn.decorator_list)
+                # hostwide is the stricter one: it satisfies a serial need too
+                missing = [f"{need}: {why}" for need, why in _serial_reasons(fn)
+                           if need not in has and "hostwide" not in has]
+                if missing:
+                    out[f"{p.name}::{fn.name}"] = sorted(set(missing))
     return out
 
 
 def test_the_serial_rule_sees_what_it_must():
-    def reasons(src: str) -> list[str]:
-        return _serial_reasons(ast.parse(src).body[0])
+    def needs(src: str) -> set[str]:
+        return {n for n, _ in _serial_reasons(ast.parse(src).body[0])}
 
-    assert reasons("def t():\n    from virtlab.checks import ep02\n")
-    assert reasons("def t():\n    cli.main(['cleanup'])\n")
-    assert reasons("def t():\n    subprocess.run([virtlab, 'cleanup'])\n")
-    assert reasons("def t():\n    assert bench.cleanup() == []\n")
-    assert reasons("def t():\n    subprocess.run([str(script), 'kill'])\n")
-    assert reasons("def t():\n    d = modes.demos()\n")
-    assert reasons("def t():\n    before = {i['name'] for i in lxd.list_instances(client=c)}\n")
+    assert needs("def t():\n    from virtlab.checks import ep02\n") == {"serial"}
+    assert needs("def t():\n    cli.main(['cleanup'])\n") == {"hostwide"}
+    assert needs("def t():\n    subprocess.run([virtlab, 'cleanup'])\n") == {"hostwide"}
+    assert needs("def t():\n    assert bench.cleanup() == []\n") == {"serial"}
+    assert needs("def t():\n    subprocess.run([str(script), 'kill'])\n") == {"hostwide"}
+    assert needs("def t():\n    d = modes.demos()\n") == {"serial"}
+    assert needs("def t():\n    before = {i['name'] for i in lxd.list_instances(client=c)}\n") == {"serial"}
     # scoped ones, and a learner's own cleanup (a string run as the learner), are not
-    assert not reasons("def t():\n    cgroups.cleanup('vl-t3-orphan')\n    lxd.cleanup(match=name('cl'))\n")
-    assert not reasons("def t():\n    b.run('from virtlab import lxd; print(lxd.cleanup())')\n")
+    assert not needs("def t():\n    cgroups.cleanup('vl-t3-orphan')\n    lxd.cleanup(match=name('cl'))\n")
+    assert not needs("def t():\n    b.run('from virtlab import lxd; print(lxd.cleanup())')\n")
 
 
-def test_live_tests_that_meet_the_notebooks_resources_are_serial():
-    missing = _live_tests_needing_serial()
+def test_live_tests_that_meet_others_resources_are_marked():
+    missing = _live_tests_missing_marks()
     assert missing == {}, (
-        "these live tests may meet the live notebooks' resources (tools/test.sh runs the tests "
-        f"not marked serial beside them): mark them @pytest.mark.serial — {missing}")
+        "these live tests may meet the resources of what tools/test.sh runs beside them: mark "
+        f"them @pytest.mark.serial or @pytest.mark.hostwide as listed — {missing}")
 
 
-def test_test_sh_runs_the_serial_ones_alone_first():
-    """Where every section is live, the serial live tests end before any stream starts beside
-    them, and the other live tests then run beside the live notebooks."""
+def test_test_sh_runs_hostwide_alone_then_serial_then_the_rest():
+    """Where every section is live: the hostwide live tests end before anything starts beside
+    them; the serial ones end before the other live tests and the live notebooks start."""
     text = (ROOT / "tools/test.sh").read_text()
     branch = text[text.index('if [ "$LIVE_NOTEBOOKS" = 1 ]; then\n  # Every section'):]
     code = [ln.split("#", 1)[0] for ln in branch.splitlines()]
-    serial = next(i for i, ln in enumerate(code) if "tests/live -m serial" in ln)
-    first_bg = next(i for i, ln in enumerate(code) if ln.rstrip().endswith("&"))
-    assert serial < first_bg, "a background stream starts before the serial live tests end"
-    assert "&" not in code[serial].replace("&&", "")
-    assert any('tests/live -m "not serial"' in ln for ln in code[serial:first_bg + 1])
+    at = {k: next(i for i, ln in enumerate(code) if k in ln)
+          for k in ("-m hostwide", '-m "serial and not hostwide"', '-m "not serial and not hostwide"',
+                    "live_notebooks", "no_daemon_tests")}
+    background = [i for i, ln in enumerate(code) if ln.rstrip().endswith("&")]
+    assert at["-m hostwide"] < min(background), "something starts beside the hostwide live tests"
+    assert at["-m hostwide"] < at["no_daemon_tests"] < at['-m "serial and not hostwide"']
+    serial_end = at['-m "serial and not hostwide"']
+    assert not code[serial_end].rstrip().endswith("&"), "the serial live tests must be waited for"
+    assert serial_end < at['-m "not serial and not hostwide"'] and serial_end < at["live_notebooks"]
