@@ -111,3 +111,13 @@ def test_boots_per_guest_come_from_the_environment_within_bounds(monkeypatch):
         monkeypatch.setenv("VIRTLAB_BOOTEXP_REPEAT", bad)
         with pytest.raises(ValueError, match="1 to 5"):
             demos.repeat_from_env()
+
+
+def test_show_says_when_each_figure_is_a_single_boot(capsys):
+    d = _data()
+    bootexp.show(d)
+    assert f"{d['repeat']} boots each, interleaved" in capsys.readouterr().out
+    d["repeat"] = 1
+    bootexp.show(d)
+    out = capsys.readouterr().out
+    assert "1 boot each (VIRTLAB_BOOTEXP_REPEAT=1)" in out and "boots each" not in out

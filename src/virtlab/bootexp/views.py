@@ -31,7 +31,8 @@ def show(r: Any) -> None:
     guests = [g for g in GUESTS if g in s]
     print(f"{len(guests)} guests on the same QEMU ({str(data['accelerator']).upper()}), "
           f"{data['memory_mib']} MiB RAM each, TCG translation cache {data.get('tb_cache_mib')} MiB; "
-          f"{data['repeat']} boots each, interleaved; median [min–max]")
+          + ("1 boot each (VIRTLAB_BOOTEXP_REPEAT=1): each figure is one boot, no spread" if data["repeat"] == 1
+             else f"{data['repeat']} boots each, interleaved; median [min–max]"))
     for g in guests:
         print(f"  {GUEST_SHORT[g]:<22} {GUEST_LABELS[g]}")
     for k, v in data.get("kernels", {}).items():
