@@ -14,7 +14,7 @@
 # Where every section is live (a provisioned lab VM, CI): the live tests marked `hostwide` run
 # first, with nothing beside them (a root `virtlab cleanup`, a daemon killed, a whole-machine
 # CPU share measured); then those marked `serial` (the lessons' fixed names, sweeps,
-# whole-project comparisons) beside the no-daemon tests only; then the other live tests (two streams of whole
+# whole-project comparisons) beside the no-daemon tests only; then the other live tests (streams of whole
 # modules), the live notebooks and the rest of the no-daemon tests side by side: each live test
 # makes and removes names of its own run only, the live notebooks' cleanups are scoped to what
 # they made, and step 3 makes no daemon resources. tests/unit/test_suite_layout.py keeps the
@@ -45,10 +45,11 @@ LIVE_NOTEBOOKS=0
 if [ "${VIRTLAB_REQUIRE_LIVE:-0}" = 1 ] || "$BIN/python" -c "from virtlab import modes; raise SystemExit(1 if modes.live_gaps() else 0)" 2>/dev/null; then
   LIVE_NOTEBOOKS=1
 fi
-# where every section is live, the live tests not marked serial/hostwide run as two streams:
-# these modules (each shares nothing with the others' names), and every other module. Balanced
-# by measured time: this one ~90 s, the other ~85 s, beside the live notebooks.
-LIVE_STREAM_B="test_classroom_live.py test_lxd_cluster_live.py test_labs_live.py"
+# where every section is live, the live tests not marked serial/hostwide run as streams of whole
+# modules: each group below is one stream ("|" between groups), every other module the last one.
+# Modules of different streams share no names. Balanced by measured time beside the live
+# notebooks (ci-I: classroom + cluster + labs 123 s against 103 s for the rest).
+LIVE_STREAMS="test_classroom_live.py test_lxd_cluster_live.py|test_labs_live.py test_labs_nonroot_live.py"
 # the host tools without which no live test can run a host-wide cleanup (see the header)
 HOSTWIDE_CLEANUP_TOOLS="lxd incus libvirtd"
 installed() {  # installed TOOL...: is any of them on PATH (or in the sbin folders)?
@@ -145,32 +146,38 @@ if [ "$LIVE_NOTEBOOKS" = 1 ]; then
   # checked quick run in $SCRATCH/bench/bench-quick: notebook 08 shows that run
   # (bench.reused_run says how) instead of booting the same VMs again.
   say "2/4 live tests marked serial (beside step 3 only)"
-  mkdir -p "$SCRATCH/tmp2" "$SCRATCH/tmp2b" "$SCRATCH/tmp4"
+  mkdir -p "$SCRATCH/tmp2" "$SCRATCH/tmp4"
   TMPDIR="$SCRATCH/tmp2" run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live \
     -m "serial and not hostwide" -p no:cacheprovider -q --durations=5
   # Then the other live tests (each makes and removes names of its own run only), in two
   # streams of whole modules, beside the live notebooks (their cleanups are scoped to what they
   # made). The live streams wait on daemons and guests more than they compute: measured alone,
   # each kept 0.7 of this host's 2 cores busy. Each stream has its own temp folder.
-  say "2/4 the other live tests (two streams), 4/4 the live notebooks (two at a time), side by side (and step 3)"
-  IGNORE=()
-  for m in $LIVE_STREAM_B; do IGNORE+=(--ignore "tests/live/$m"); done
-  # shellcheck disable=SC2086
-  ( TMPDIR="$SCRATCH/tmp2b" "$BIN/pytest" $(printf 'tests/live/%s ' $LIVE_STREAM_B) \
-      -m "not serial and not hostwide" -p no:cacheprovider -q --durations=8 \
-      || echo "[test] FAILED: live tests (stream b)" ) > "$SCRATCH/step2b.log" 2>&1 &
-  STEP2B=$!
+  say "2/4 the other live tests (module streams), 4/4 the live notebooks (two at a time), side by side (and step 3)"
+  IGNORE=() PIDS=() n=0
+  IFS='|' read -r -a GROUPS_ <<< "$LIVE_STREAMS"
+  for g in "${GROUPS_[@]}"; do
+    n=$((n + 1))
+    mkdir -p "$SCRATCH/tmp2s$n"
+    # shellcheck disable=SC2086
+    ( TMPDIR="$SCRATCH/tmp2s$n" "$BIN/pytest" $(printf 'tests/live/%s ' $g) \
+        -m "not serial and not hostwide" -p no:cacheprovider -q --durations=5 \
+        || echo "[test] FAILED: live tests (stream $n: $g)" ) > "$SCRATCH/step2s$n.log" 2>&1 &
+    PIDS+=($!)
+    for m in $g; do IGNORE+=(--ignore "tests/live/$m"); done
+  done
+  n=$((n + 1))
   ( TMPDIR="$SCRATCH/tmp2" "$BIN/pytest" tests/live "${IGNORE[@]}" -m "not serial and not hostwide" \
-      -p no:cacheprovider -q --durations=8 || echo "[test] FAILED: live tests (stream a)" ) \
-    > "$SCRATCH/step2a.log" 2>&1 &
-  STEP2A=$!
+      -p no:cacheprovider -q --durations=8 || echo "[test] FAILED: live tests (stream $n: the other modules)" ) \
+    > "$SCRATCH/step2s$n.log" 2>&1 &
+  PIDS+=($!)
   say "4/4 notebooks, live against the real services (VIRTLAB_MODE=live), as $(id -un)"
   TMPDIR="$SCRATCH/tmp4" run live_notebooks
-  wait "$STEP2A" "$STEP2B"
-  for s in a b; do
-    say "2/4 the other live tests, stream $s (ran beside step 4):"
-    cat "$SCRATCH/step2$s.log"
-    grep -q '^\[test\] FAILED' "$SCRATCH/step2$s.log" && fail=1
+  wait "${PIDS[@]}"
+  for i in $(seq 1 "$n"); do
+    say "2/4 the other live tests, stream $i of $n (ran beside step 4):"
+    cat "$SCRATCH/step2s$i.log"
+    grep -q '^\[test\] FAILED' "$SCRATCH/step2s$i.log" && fail=1
   done
 else
   if [ "$BESIDE_STEP2" = 1 ]; then

@@ -151,3 +151,15 @@ def test_test_sh_runs_hostwide_alone_then_serial_then_the_rest():
     serial_end = at['-m "serial and not hostwide"']
     assert not code[serial_end].rstrip().endswith("&"), "the serial live tests must be waited for"
     assert serial_end < at['-m "not serial and not hostwide"'] and serial_end < at["live_notebooks"]
+
+
+def test_the_live_streams_name_modules_that_exist_once():
+    """test.sh's LIVE_STREAMS groups: every module exists (a renamed one would silently join the
+    last stream) and none is in two groups (it would run twice, side by side with itself)."""
+    text = (ROOT / "tools/test.sh").read_text()
+    m = re.search(r'^LIVE_STREAMS="([^"]+)"', text, re.M)
+    assert m
+    mods = [x for g in m.group(1).split("|") for x in g.split()]
+    assert len(mods) == len(set(mods)) and len(m.group(1).split("|")) >= 1
+    for x in mods:
+        assert (ROOT / "tests/live" / x).is_file(), x
