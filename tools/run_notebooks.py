@@ -9,9 +9,10 @@ anything but the live backend. The tally is written as JSON for the README's aud
         --out build/audiences/learner.json notebooks/*.ipynb
 
 ``--jobs 2`` runs two notebooks at a time, each in its own process, in the order given, or the
-longest first by an earlier tally's seconds (``--longest-first docs/audiences/root.json``): the live notebooks wait on daemons and guests more than they compute. Safe
-because each episode's demos and exercise checks are its own (no two notebooks share a demo's
-fixed names) and every cleanup a notebook runs is scoped to what it made.
+longest first by an earlier tally's seconds (``--longest-first docs/audiences/root.json``): the
+live notebooks wait on daemons and guests more than they compute. Safe because each episode's
+demos and exercise checks are its own (no two notebooks share a demo's fixed names) and every
+cleanup a notebook runs is scoped to what it made.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@
 # Where every section is live (a provisioned lab VM, CI): the live tests marked `hostwide` run
 # first, with nothing beside them (a root `virtlab cleanup`, a daemon killed, a whole-machine
 # CPU share measured); then those marked `serial` (the lessons' fixed names, sweeps,
-# whole-project comparisons) beside the no-daemon tests only; then the other live tests (streams of whole
-# modules), the live notebooks and the rest of the no-daemon tests side by side: each live test
+# whole-project comparisons) beside the no-daemon tests only; then the other live tests
+# (streams of whole modules), the live notebooks and the rest of the no-daemon tests side by side: each live test
 # makes and removes names of its own run only, the live notebooks' cleanups are scoped to what
 # they made, and step 3 makes no daemon resources. tests/unit/test_suite_layout.py keeps the
 # marks and this order.
@@ -48,7 +48,7 @@ fi
 # where every section is live, the live tests not marked serial/hostwide run as streams of whole
 # modules: each group below is one stream ("|" between groups), every other module the last one.
 # Modules of different streams share no names. Balanced by measured time beside the live
-# notebooks (ci-I: classroom + cluster + labs 123 s against 103 s for the rest).
+# notebooks (ci-J: 92, 80 and 79 s).
 LIVE_STREAMS="test_classroom_live.py test_lxd_cluster_live.py|test_labs_live.py test_labs_nonroot_live.py"
 # the host tools without which no live test can run a host-wide cleanup (see the header)
 HOSTWIDE_CLEANUP_TOOLS="lxd incus libvirtd"
@@ -149,8 +149,8 @@ if [ "$LIVE_NOTEBOOKS" = 1 ]; then
   mkdir -p "$SCRATCH/tmp2" "$SCRATCH/tmp4"
   TMPDIR="$SCRATCH/tmp2" run env VIRTLAB_BENCH_DIR="$SCRATCH/bench" "$BIN/pytest" tests/live \
     -m "serial and not hostwide" -p no:cacheprovider -q --durations=5
-  # Then the other live tests (each makes and removes names of its own run only), in two
-  # streams of whole modules, beside the live notebooks (their cleanups are scoped to what they
+  # Then the other live tests (each makes and removes names of its own run only), in
+  # streams of whole modules (LIVE_STREAMS), beside the live notebooks (their cleanups are scoped to what they
   # made). The live streams wait on daemons and guests more than they compute: measured alone,
   # each kept 0.7 of this host's 2 cores busy. Each stream has its own temp folder.
   say "2/4 the other live tests (module streams), 4/4 the live notebooks (two at a time), side by side (and step 3)"

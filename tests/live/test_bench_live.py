@@ -18,7 +18,7 @@ import pytest
 from virtlab import bench
 
 #: bench.cleanup() sweeps every vl-bench-* resource (LXD timings, episode 03's density demo and
-#: the VM density measurement use the same stem): runs alone (tools/test.sh's first live phase)
+#: the VM density measurement use the same stem): never beside the live notebooks (tools/test.sh)
 pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.serial]
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from virtlab import PREFIX, modes, security
 
-#: the lessons' own demos (fixed names: vl-sec-*) and global checks of what is left: runs alone
-#: (tools/test.sh's first live phase)
+#: the lessons' own demos (fixed names: vl-sec-*) and global checks of what is left: never
+#: beside the live notebooks (tools/test.sh)
 pytestmark = [pytest.mark.live, pytest.mark.serial]
 
 HAS_MODULES = Path("/proc/modules").exists()
