@@ -19,13 +19,17 @@ from virtlab import modes
 REQUIRE_LIVE = os.environ.get("VIRTLAB_REQUIRE_LIVE") == "1"
 
 
-def need_live(section: str, *, privileged: bool = True) -> modes.Backend:
+def need_live(section: str, *, privileged: bool = True, host_root: str = "") -> modes.Backend:
     """Skip (or, in CI, fail) unless ``section`` can run live here; return its backend.
 
     ``privileged`` (the default): the test needs the section served as root. A non-root
     learner's live path (user namespaces, a delegated cgroup subtree) is tested by
     tests/live/test_learner_live.py and by CI's learner stage (tools/audience.sh learner).
+    ``host_root``: what the test reads on the host that only root may (a container's
+    /proc/<pid>/ns, LXD's disk images): a learner in the lxd group drives the daemon but cannot.
     """
+    if host_root and os.geteuid() != 0:
+        pytest.skip(f"{section}: this test reads {host_root}, which only root may")
     try:
         b = modes.resolve(section, "live")
     except modes.CapabilityMissing as err:

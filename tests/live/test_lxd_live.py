@@ -73,7 +73,8 @@ def foreign(client):
         lxc("delete", "--force", n, check=False)
 
 
-def test_launch_exec_limits_and_delete(client):
+def test_launch_exec_limits_and_delete(client, need):
+    need("lxd", host_root="the container's /proc/<pid>/ns")
     with lxd.instance(name("basic"), memory="64MiB", processes=50, client=client) as inst:
         cfg = inst.config
         assert cfg[OWNER_KEY] == OWNER_VALUE
@@ -192,7 +193,8 @@ def test_image_build_and_import(client, tmp_path):
         lxc("image", "delete", fp, check=False)
 
 
-def test_cow_pool_clones_share_blocks(client):
+def test_cow_pool_clones_share_blocks(client, need):
+    need("lxd", host_root="LXD's disk images (/var/lib/lxd/disks)")
     pool = name("cow")
     with lxd.cow_pool(pool, client=client) as p:
         assert p == pool and p in lxd.course_pools(client=client)

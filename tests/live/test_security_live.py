@@ -98,7 +98,7 @@ def test_must_fail_in_fresh_namespaces_mapped_like_lxd(need, need_tool, host_unc
 
 
 def test_must_fail_in_unprivileged_lxd(need, host_unchanged):
-    need("lxd")
+    need("lxd", host_root="the container's seccomp policy in LXD's state directory")
     from virtlab import lxd
 
     res = security.probe_lxd(privileged=False)
@@ -110,7 +110,7 @@ def test_must_fail_in_unprivileged_lxd(need, host_unchanged):
 
 
 def test_privileged_lxd_runs_only_harmless_counterparts(need, host_unchanged):
-    need("lxd")
+    need("lxd", host_root="host root's own attempts (the baseline), /dev/kmsg")
     from virtlab import lxd
 
     res = security.probe_lxd(privileged=True)
