@@ -40,6 +40,10 @@ run "$BIN/ruff" check src tests tools
 SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/vlt.XXXXXX")"  # short: unix socket paths below it must fit 107 bytes
 trap 'rm -rf "$SCRATCH"' EXIT
 mkdir -p "$SCRATCH/bench" "$SCRATCH/tmp"
+# traversable, not listable (like /tmp for what matters here): the live tests' temp folders live
+# below it, and a test that hands QEMU a file (it runs as libvirt-qemu) opens its own folder
+# (test_fleet_live: a non-root learner's run failed "Permission denied" under a 0700 scratch)
+chmod 711 "$SCRATCH"
 
 LIVE_NOTEBOOKS=0
 if [ "${VIRTLAB_REQUIRE_LIVE:-0}" = 1 ] || "$BIN/python" -c "from virtlab import modes; raise SystemExit(1 if modes.live_gaps() else 0)" 2>/dev/null; then
