@@ -67,12 +67,20 @@ def open_notebook(page: Any, lab: Any, name: str) -> None:
 
 def run_all(page: Any) -> None:
     """Run > Run All Cells through the menu, as a learner does."""
+    # The committed outputs carry execution counts already: wait for the run to touch a prompt
+    # ([*], then a count), so that "idle" afterwards means "all cells ran", not "nothing started
+    # yet". A MutationObserver sees even a [*] that comes and goes between two polls (polling for
+    # it alone timed out once in a loaded run).
+    page.evaluate("""() => {
+      window.__vlRan = false;
+      const inPrompt = n => (n.nodeType === 3 ? n.parentElement : n)?.closest?.('.jp-InputArea-prompt');
+      new MutationObserver(ms => { if (ms.some(m => inPrompt(m.target))) window.__vlRan = true; })
+        .observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
-    # The committed outputs carry execution counts already: wait for the queue ([*]) to show
-    # up, so that "idle" below means "all cells ran", not "nothing started yet".
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.jp-InputArea-prompt')]"
+        "() => window.__vlRan || [...document.querySelectorAll('.jp-InputArea-prompt')]"
         ".some(p => p.innerText.includes('*'))", timeout=30_000, polling=50)
 
 
