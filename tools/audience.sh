@@ -2,7 +2,8 @@
 # Run the course as one of its audiences would, from a clean clone of this repository's HEAD.
 # Root only (it makes users and private mount namespaces); CI calls every stage (.ci/run).
 #
-#   tools/audience.sh bare-root   never-provisioned machine, as root: `make test`, then every
+#   tools/audience.sh bare-root   never-provisioned machine, as root: `make test` (then again,
+#                                 warm and timed: build/bare-warm.json), then every
 #                                 notebook tallied (lab services and tools hidden, tools/masked.sh)
 #   tools/audience.sh bare-user   the same as a non-root user (no static busybox either: set-up
 #                                 must fetch its own) in a fresh clone in their home
@@ -56,6 +57,15 @@ case "$AUD" in
   bare-root)
     say "make test on a never-provisioned machine (lab services and tools hidden)"
     tools/masked.sh -- env VIRTLAB_REQUIRE_LIVE=0 make test
+    # issue #17's "bare-machine make test, warm" (goal 45 s): the same command again, set-up done
+    # (reported, not asserted: a timing is a benchmark here, not a test)
+    w0=$(date +%s%N)
+    tools/masked.sh -- env VIRTLAB_REQUIRE_LIVE=0 make test > build/bare-warm.log 2>&1 \
+      || { cat build/bare-warm.log; echo "[audience bare-root] the warm make test FAILED"; exit 1; }
+    warm=$(( ($(date +%s%N) - w0) / 1000000 ))
+    printf '{"bare_root_make_test_warm_s": %d.%03d, "goal_s": 45}\n' $((warm / 1000)) $((warm % 1000)) \
+      > build/bare-warm.json
+    say "warm make test (set-up done, the same machine): $((warm / 1000)).$((warm % 1000 / 100)) s (goal: 45 s)"
     tools/masked.sh -- env VIRTLAB_REQUIRE_LIVE=0 .venv/bin/python tools/run_notebooks.py \
       --audience bare-root --out "$OUT/bare-root.json" "${NOTEBOOKS[@]}"
     ;;
