@@ -15,7 +15,7 @@ APP_PORT ?= 8866
 help:
 	@sed -n '2,4p' Makefile
 
-$(STAMP): pyproject.toml tools/setup.sh
+$(STAMP): pyproject.toml tools/setup.sh tools/slim_env.sh
 	@bash tools/setup.sh "$(VENV)"
 
 setup: $(STAMP)

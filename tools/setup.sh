@@ -59,15 +59,9 @@ if ! "$VENV/bin/python" -m pip install -q --progress-bar off -e ".[$extras]" 2>&
 fi
 "$VENV/bin/python" -c 'import virtlab, jupyterlab, ipywidgets, nbval, pylxd' \
   || { echo "[setup] ERROR: the environment is incomplete (see pip's messages above)" >&2; exit 1; }
-# jsonschema's optional "iri" format checker, rfc3987-syntax (pulled in by jupyter-events'
-# jsonschema[format-nongpl]), builds Earley parsers for 35 grammar rules when imported: 1.3 s of
-# CPU in every process that imports nbformat (JupyterLab, nbval, nbclient) — about 35 of the
-# 86 CPU-seconds of a bare `make test` here. No schema of Jupyter's or the course's uses that
-# format; without the package jsonschema simply lacks that one checker (upstream:
-# python-jsonschema/jsonschema#1428 and #1521). tests/unit/test_environment_files.py checks it.
-if "$VENV/bin/python" -c 'import importlib.util as u; raise SystemExit(u.find_spec("rfc3987_syntax") is None)'; then
-  "$VENV/bin/python" -m pip uninstall -y -q rfc3987-syntax
-fi
+# what every Jupyter process would pay for and nothing uses (jsonschema's optional IRI checker,
+# 1.3 s of CPU per process that imports nbformat): tools/slim_env.sh says more
+bash "$(dirname "$0")/slim_env.sh" "$VENV/bin/python"
 # 3. a static busybox (the mini container's root filesystem): without root, Debian's package is
 #    fetched with `apt-get download` into the course's data folder
 if ! "$VENV/bin/python" -c 'from virtlab import probe; raise SystemExit(probe.busybox() is None)'; then

@@ -105,6 +105,20 @@ def test_two_learners_log_in_and_run_live_cells(learners):
         assert d["lxd"] == "live" and d["namespaces"] == "live" and d["cgroups"] == "live", d
 
 
+def test_learners_servers_environment_is_slim(learners):
+    """Provisioning ran tools/slim_env.sh on the classroom's venv: the learner's kernel (the same
+    interpreter as their Jupyter server) finds no rfc3987-syntax, whose import would cost every
+    learner's server 1.3 s of CPU and ~15 MiB; and nbformat still validates a notebook there."""
+    d = learners[0].run_json(
+        "import importlib.util, json, sys, nbformat\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+        "nbformat.validate(nb)\n"
+        "print(json.dumps({'exe': sys.executable,"
+        " 'rfc3987_syntax': importlib.util.find_spec('rfc3987_syntax') is not None}))")
+    assert d["exe"].startswith(os.environ.get("VIRTLAB_CLASSROOM_DIR", "/opt/virtlab-classroom")), d
+    assert d["rfc3987_syntax"] is False, d
+
+
 def test_each_learner_runs_a_live_notebook_through_the_hub(learners):
     """Episode 01, every code cell in order, in each learner's kernel through the hub: it runs
     to the end, and its namespaces are the real kernel's (live), not a recording."""

@@ -123,9 +123,10 @@ def test_readme_tested_on_line_is_the_probes():
 
 
 def test_set_up_environment_validates_notebooks_without_the_slow_iri_checker(tmp_path):
-    """tools/setup.sh removes rfc3987-syntax (1.3 s of parser building in every process that
-    imports nbformat); nbformat's schema validation still accepts a good notebook and rejects a
-    bad one. Checked in an environment that tools/setup.sh made (its stamp), e.g. `make test`."""
+    """tools/slim_env.sh (called by tools/setup.sh) removes rfc3987-syntax (1.3 s of parser
+    building in every process that imports nbformat); nbformat's schema validation still accepts
+    a good notebook and rejects a bad one. Checked in an environment that tools/setup.sh made
+    (its stamp), e.g. `make test`'s."""
     import nbformat
 
     stamp = Path(sys.prefix) / ".virtlab-setup"
@@ -140,5 +141,7 @@ def test_set_up_environment_validates_notebooks_without_the_slow_iri_checker(tmp
     nb.cells[0]["cell_type"] = "not-a-cell-type"
     with pytest.raises(nbformat.ValidationError):
         nbformat.validate(nb)
-    post = (ROOT / "binder" / "postBuild").read_text()
-    assert "uninstall" in post and "rfc3987-syntax" in post  # Binder's environment alike
+    # Binder's environment and the classroom's venv (every learner's server) alike
+    assert "tools/slim_env.sh python" in (ROOT / "binder" / "postBuild").read_text()
+    classroom = (ROOT / "labs/lab-vm/provision.d/50-classroom.sh").read_text()
+    assert '"$REPO/tools/slim_env.sh" "$CLASSROOM_DIR/venv/bin/python"' in classroom
