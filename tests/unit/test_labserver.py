@@ -51,7 +51,9 @@ def session_cmdlines(sid: int) -> dict[int, str]:
 @pytest.mark.slow
 def test_make_lab_serves_with_token_only_on_loopback():
     port, token = free_port(), secrets.token_hex(16)
-    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_PORT={port}"], cwd=ROOT,
+    # -o: never re-run set-up (pip) from inside a test, even when its stamp is stale
+    stamp = f"{os.environ.get('VENV', '.venv')}/.virtlab-setup"
+    proc = subprocess.Popen(["make", "-s", "-o", stamp, "lab", f"LAB_PORT={port}"], cwd=ROOT,
                             env={**os.environ, "VIRTLAB_LAB_TOKEN": token},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
