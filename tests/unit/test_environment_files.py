@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -145,3 +146,57 @@ def test_set_up_environment_validates_notebooks_without_the_slow_iri_checker(tmp
     assert "tools/slim_env.sh python" in (ROOT / "binder" / "postBuild").read_text()
     classroom = (ROOT / "labs/lab-vm/provision.d/50-classroom.sh").read_text()
     assert '"$REPO/tools/slim_env.sh" "$CLASSROOM_DIR/venv/bin/python"' in classroom
+
+
+@pytest.fixture
+def env_with_the_iri_checker(tmp_path):
+    """A scratch venv (no pip) where ``rfc3987_syntax`` can be found, as a stand-in package."""
+    venv = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    (site / "rfc3987_syntax").mkdir()
+    (site / "rfc3987_syntax" / "__init__.py").write_text("")
+    return venv
+
+
+def _fake_tool(bindir: Path, name: str, log: Path) -> None:
+    bindir.mkdir(exist_ok=True)
+    (bindir / name).write_text(f'#!/bin/bash\necho "{name} $*" >> {log}\n')
+    (bindir / name).chmod(0o755)
+
+
+def _slim(venv: Path, bindir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(ROOT / "tools/slim_env.sh"), str(venv / "bin/python")],
+                          env={**os.environ, "PATH": f"{bindir}:/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_slim_env_lets_conda_remove_what_conda_installed(env_with_the_iri_checker, tmp_path):
+    venv, log = env_with_the_iri_checker, tmp_path / "calls"
+    (venv / "conda-meta").mkdir()
+    (venv / "conda-meta" / "rfc3987-syntax-1.1.0-pyhd8ed1ab_0.json").write_text("{}")
+    _fake_tool(tmp_path / "bin", "mamba", log)
+    r = _slim(venv, tmp_path / "bin")
+    assert r.returncode == 0, r.stderr
+    assert log.read_text().split() == ["mamba", "remove", "-y", "--force", "-p", str(venv),
+                                       "rfc3987-syntax"]
+    # no conda tool at all: a clear one-line reason and a failure (postBuild prints its note)
+    import shutil
+
+    if any(shutil.which(t, path="/usr/bin:/bin") for t in ("mamba", "micromamba", "conda")):
+        return  # this host has one in /usr/bin: the case cannot be made here
+    r = _slim(venv, tmp_path / "empty")
+    assert r.returncode == 1 and "no mamba/micromamba/conda" in r.stderr, r
+
+
+def test_slim_env_uses_pip_elsewhere_and_does_nothing_when_absent(env_with_the_iri_checker,
+                                                                   tmp_path):
+    venv = env_with_the_iri_checker
+    r = _slim(venv, tmp_path / "bin")  # pip's path: this scratch venv has no pip, so pip fails
+    assert r.returncode != 0 and "No module named pip" in r.stderr, r
+    site = next(venv.glob("lib/python3*/site-packages"))
+    (site / "rfc3987_syntax" / "__init__.py").unlink()
+    (site / "rfc3987_syntax").rmdir()
+    r = _slim(venv, tmp_path / "bin")
+    assert r.returncode == 0 and r.stderr == "", r
