@@ -8,6 +8,8 @@
 # nbclient, Voila) — about 35 of the 86 CPU-seconds of a bare `make test` here. No schema of
 # Jupyter's or the course's uses that format; without the package jsonschema simply lacks that
 # one checker (upstream: python-jsonschema/jsonschema#1428 and #1521).
+# pip puts it back whenever set-up reinstalls the course package (jupyter-events asks for the
+# extra; pip has no way to exclude one package), so set-up calls this every time, after pip.
 # Installed by conda (Binder), conda's own tool removes it, so that conda's records stay true;
 # otherwise pip. tests/unit/test_environment_files.py checks both and the result.
 set -euo pipefail
